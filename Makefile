@@ -1,0 +1,146 @@
+# tickring - one entry point: all, run, test, bench, install, clean.
+#
+#   make                  build everything into build/
+#   make SANITIZER=address|undefined|thread   build into build-<sanitizer>/
+#   make test             build, then run every test (plain, ASan+UBSan, TSan)
+#   make bench            run the benchmarks, write bench/results/*.json
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Dependencies come from Debian packages through pkg-config; when one is
+# missing, tools/install-deps.sh installs it (see README).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+SANITIZER ?=
+PKGS = criterion
+BUILD = build$(if $(SANITIZER),-$(SANITIZER))
+
+WARN = -Wall -Wextra -Wshadow -Wundef -Wmissing-prototypes -Wstrict-prototypes \
+       -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla -Wno-missing-field-initializers
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=gnu11 -fPIC $(WARN) $(CFLAGS) -Ishm -Iclients/lib -MMD -MP
+LDLIBS = -lpthread
+
+ifeq ($(SANITIZER),address)
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),undefined)
+SANFLAGS = -fsanitize=undefined -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZER),thread)
+SANFLAGS = -fsanitize=thread
+else ifneq ($(SANITIZER),)
+$(error SANITIZER must be address, undefined or thread)
+endif
+ALL_CFLAGS += $(SANFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+# Evaluated lazily, after the deps stamp has run.
+CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
+CRITERION_LIBS = $(shell pkg-config --libs criterion)
+
+LIB_SRC = shm/tr_err.c shm/tr_fixed.c shm/tr_layout.c shm/tr_reader.c $(wildcard clients/lib/*.c)
+WRITER_SRC = shm/tr_writer.c
+CLI_SRC = $(wildcard clients/cli/*.c)
+TEST_SRC = $(wildcard tests/test_*.c)
+TOOL_SRC = $(wildcard tools/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+EXAMPLE_SRC = $(wildcard clients/examples/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ = $(call obj,$(LIB_SRC))
+WRITER_OBJ = $(call obj,$(WRITER_SRC))
+SOVER = 1
+LIBA = $(BUILD)/libtickring.a
+LIBSO = $(BUILD)/libtickring.so.$(SOVER)
+WRITERA = $(BUILD)/libtrwriter.a
+CLI = $(if $(CLI_SRC),$(BUILD)/tickring)
+TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
+BENCHES = $(patsubst bench/%.c,$(BUILD)/bench-%,$(BENCH_SRC))
+EXAMPLES = $(patsubst clients/examples/%.c,$(BUILD)/example-%,$(EXAMPLE_SRC))
+UNIT = $(BUILD)/tests/unit
+DEPS_STAMP = .deps-ok
+
+.PHONY: all run test bench install clean deps check-format
+all: $(LIBA) $(LIBSO) $(WRITERA) $(CLI) $(TOOLS) $(BENCHES) $(EXAMPLES) $(UNIT)
+
+# Install missing Debian packages once; re-checked when the list changes.
+$(DEPS_STAMP): tools/install-deps.sh
+	@if command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) && \
+	    command -v python3 >/dev/null; then :; else tools/install-deps.sh; fi
+	@touch $@
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CRITERION_CFLAGS) -Itests -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libtickring.so.$(SOVER) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf libtickring.so.$(SOVER) $(BUILD)/libtickring.so
+
+$(WRITERA): $(WRITER_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLI): $(call obj,$(CLI_SRC)) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+$(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+$(BENCHES): $(BUILD)/bench-%: $(BUILD)/obj/bench/%.o $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+$(EXAMPLES): $(BUILD)/example-%: $(BUILD)/obj/clients/examples/%.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(UNIT): $(call obj,$(TEST_SRC)) $(WRITERA) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS) -lm
+
+# make test: the plain build runs every test; ASan+UBSan runs them again;
+# TSan runs the concurrency suites (TSAN_FILTER), where it has something to say.
+TSAN_FILTER = ring_threads/*
+JOBS = -j2
+test: all
+	tests/run.sh $(BUILD)
+	$(MAKE) --no-print-directory $(JOBS) SANITIZER=address $(UNIT:$(BUILD)/%=build-address/%) build-address/tickring build-address/tr-synth
+	tests/run.sh build-address
+	$(MAKE) --no-print-directory $(JOBS) SANITIZER=thread build-thread/tests/unit
+	tests/run.sh build-thread --filter '$(TSAN_FILTER)'
+
+bench: all
+	bench/run.sh $(BUILD)
+
+run: all
+	tools/run.sh $(BUILD)
+
+install: $(LIBA) $(LIBSO) $(CLI)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/tickring $(DESTDIR)$(PREFIX)/share/tickring/python
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libtickring.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libtickring.so
+	install -m 644 shm/tr_abi.h shm/tr_err.h shm/tr_fixed.h shm/tr_reader.h shm/tr_layout.h \
+		$(wildcard clients/lib/*.h) $(DESTDIR)$(PREFIX)/include/tickring/
+	install -m 644 clients/python/tickring.py $(DESTDIR)$(PREFIX)/share/tickring/python/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' clients/tickring.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/tickring.pc
+
+check-format:
+	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] tests/*.c tools/*.c bench/*.c
+
+clean:
+	rm -rf build build-address build-undefined build-thread $(DEPS_STAMP)
+
+-include $(shell find build* -name '*.d' 2>/dev/null)

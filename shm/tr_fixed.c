@@ -1,0 +1,146 @@
+/* tr_fixed.c - exact decimal <-> fixed point (see tr_fixed.h).
+ *
+ * The parser first checks the grammar and notes where the integer digits,
+ * fraction digits and exponent are. The number is then the digit string D
+ * (integer digits followed by fraction digits) times 10^E. With D's leading
+ * and trailing zeros stripped, the mantissa at 1e-8 is D * 10^(E + 8): a
+ * negative shift means a non-zero digit below 1e-8 (not exact), and more than
+ * 19 digits after shifting cannot fit int64, so at most 19 digits are ever
+ * accumulated and the arithmetic cannot overflow.
+ */
+#include "tr_fixed.h"
+
+#include <stdbool.h>
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int tr_fixed_parse(const char *s, size_t len, int64_t *out)
+{
+	const char *p = s, *end = s + len;
+	const char *ib, *ie, *fb = NULL, *fe = NULL;
+	bool neg = false;
+	long e = 0;
+
+	if (len == 0)
+		return TR_FIXED_EMPTY;
+	if (len > TR_FIXED_MAX_DIGITS)
+		return TR_FIXED_TOOLONG;
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	ib = p;
+	while (p < end && is_digit(*p))
+		p++;
+	ie = p;
+	if (ie == ib || (*ib == '0' && ie - ib > 1))
+		return TR_FIXED_JUNK; /* no digit, or a leading zero as JSON forbids */
+	if (p < end && *p == '.') {
+		fb = ++p;
+		while (p < end && is_digit(*p))
+			p++;
+		fe = p;
+		if (fe == fb)
+			return TR_FIXED_JUNK;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p == end || !is_digit(*p))
+			return TR_FIXED_JUNK;
+		for (; p < end && is_digit(*p); p++)
+			if (e < 1000000) /* saturate: far past any representable value */
+				e = e * 10 + (*p - '0');
+		if (eneg)
+			e = -e;
+	}
+	if (p != end)
+		return TR_FIXED_JUNK;
+
+	/* D = [ib,ie) ++ [fb,fe), value = D * 10^(e - fraction digits) */
+	char d[TR_FIXED_MAX_DIGITS];
+	size_t n = 0;
+	for (const char *q = ib; q < ie; q++)
+		d[n++] = *q;
+	if (fb)
+		for (const char *q = fb; q < fe; q++)
+			d[n++] = *q;
+	long shift = e - (fb ? (long)(fe - fb) : 0) + 8;
+	size_t lo = 0;
+	while (lo < n && d[lo] == '0')
+		lo++;
+	while (n > lo && d[n - 1] == '0') {
+		n--;
+		shift++;
+	}
+	if (lo == n) {
+		*out = 0;
+		return TR_FIXED_OK;
+	}
+	if (shift < 0)
+		return TR_FIXED_PRECISION;
+	if ((long)(n - lo) + shift > 19)
+		return TR_FIXED_OVERFLOW;
+	unsigned __int128 m = 0;
+	for (size_t i = lo; i < n; i++)
+		m = m * 10 + (unsigned)(d[i] - '0');
+	for (; shift > 0; shift--)
+		m *= 10;
+	const unsigned __int128 limit = ((unsigned __int128)1 << 63) - (neg ? 0 : 1);
+	if (m > limit)
+		return TR_FIXED_OVERFLOW;
+	*out = neg ? (int64_t)(0 - (uint64_t)m) : (int64_t)m;
+	return TR_FIXED_OK;
+}
+
+size_t tr_fixed_format(int64_t v, char *buf)
+{
+	char tmp[TR_FIXED_BUFSZ];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	uint64_t ip = u / (uint64_t)100000000, fp = u % (uint64_t)100000000;
+	size_t n = 0, i = 0;
+
+	if (v < 0)
+		buf[n++] = '-';
+	do {
+		tmp[i++] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	while (i)
+		buf[n++] = tmp[--i];
+	if (fp) {
+		int digits = 8;
+
+		while (fp % 10 == 0) {
+			fp /= 10;
+			digits--;
+		}
+		buf[n++] = '.';
+		for (int d = digits - 1; d >= 0; d--) {
+			buf[n + (size_t)d] = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		n += (size_t)digits;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+const char *tr_fixed_strerror(int status)
+{
+	switch (status) {
+	case TR_FIXED_OK: return "ok";
+	case TR_FIXED_EMPTY: return "empty number";
+	case TR_FIXED_JUNK: return "not a decimal number";
+	case TR_FIXED_PRECISION: return "more than 8 decimal places";
+	case TR_FIXED_OVERFLOW: return "out of range for int64 at 1e-8";
+	case TR_FIXED_TOOLONG: return "number text too long";
+	default: return "unknown fixed-point error";
+	}
+}
