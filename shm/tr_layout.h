@@ -8,6 +8,7 @@
 #define TR_LAYOUT_H
 
 #include "tr_abi.h"
+#include "tr_err.h"
 
 struct tr_geometry {
 	uint64_t ring_slots[TR_NKINDS]; /* powers of two */
