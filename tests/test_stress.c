@@ -294,8 +294,6 @@ Test(ring_threads, candles_with_futex_waits, .timeout = 300)
 	run_threads(TR_KIND_CANDLE, 256, 60000, TR_WAIT_FUTEX);
 }
 
-void th_latest_hammer(struct tr_writer *w, struct tr_region *r, int reads);
-
 Test(ring_threads, latest_table_seqlock, .timeout = 300)
 {
 	char inst[64];

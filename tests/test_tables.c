@@ -133,64 +133,6 @@ Test(latest, a_writer_stuck_mid_update_is_reported_not_waited_for, .timeout = 60
 	tr_writer_unlink(NULL, inst);
 }
 
-/* Seqlock under contention: the writer keeps every word of the trade equal;
- * a reader must never see a mix of two updates. Run by TSan as well. */
-struct hammer {
-	struct tr_writer *w;
-	int sym;
-	volatile int stop;
-};
-
-static void *latest_writer(void *arg)
-{
-	struct hammer *h = arg;
-	struct tr_trade t;
-
-	for (uint64_t i = 1; !__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); i++) {
-		t.seq = i;
-		t.ts_event = t.ts_recv = t.price = t.qty = (int64_t)i;
-		t.trade_id = i;
-		t.symbol_id = (uint32_t)i;
-		t.venue_id = (uint16_t)i;
-		t.side = (uint8_t)i;
-		t.reserved0 = (uint8_t)i;
-		t.flags = t.trade_count = (uint32_t)i;
-		struct tr_latest *l = tr_latest_begin(h->w, (unsigned)h->sym);
-		tr_latest_put(l, &l->trade, &t, sizeof t);
-		tr_latest_mark(l, TR_LATEST_TRADE);
-		tr_latest_end(l);
-	}
-	return NULL;
-}
-
-void th_latest_hammer(struct tr_writer *w, struct tr_region *r, int reads);
-void th_latest_hammer(struct tr_writer *w, struct tr_region *r, int reads)
-{
-	struct hammer h = {.w = w};
-	pthread_t th;
-	struct tr_trade t;
-	int ok = 0;
-
-	h.sym = tr_writer_symbol(w, (unsigned)tr_writer_venue(w, "v"), "HAMMER");
-	pthread_create(&th, NULL, latest_writer, &h);
-	for (int i = 0; i < reads; i++) {
-		int rc = tr_latest_trade(r, (uint32_t)h.sym, &t);
-		if (rc == -ENODATA)
-			continue;
-		cr_assert_eq(rc, 0, "%s", tr_errmsg());
-		uint64_t v = t.seq;
-		cr_assert(t.ts_event == (int64_t)v && t.ts_recv == (int64_t)v && t.price == (int64_t)v &&
-				  t.qty == (int64_t)v && t.trade_id == v && t.symbol_id == (uint32_t)v &&
-				  t.venue_id == (uint16_t)v && t.flags == (uint32_t)v &&
-				  t.trade_count == (uint32_t)v && t.side == (uint8_t)v,
-			  "torn latest read at update %llu", (unsigned long long)v);
-		ok++;
-	}
-	__atomic_store_n(&h.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(th, NULL);
-	cr_assert_gt(ok, 0);
-}
-
 Test(latest, readers_never_see_a_torn_entry, .timeout = 120)
 {
 	char inst[64];
