@@ -143,7 +143,7 @@ struct tr_candle {
 /* Event types for tr_event.type. */
 enum tr_event_type {
 	TR_EV_NONE = 0,
-	TR_EV_ENGINE_START = 1, /* text: version; arg[0] = epoch */
+	TR_EV_ENGINE_START = 1, /* text: version (the epoch is in the superblock) */
 	TR_EV_FEED_UP = 2,      /* text: url */
 	TR_EV_FEED_DOWN = 3,    /* text: reason */
 	TR_EV_GAP = 4,          /* gap: ids missing */

@@ -1,5 +1,7 @@
 /* test_layout.c - the region geometry and the layout hash. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tr_layout.h"
@@ -138,4 +140,43 @@ Test(layout, names_of_kinds_and_counters)
 	for (unsigned i = 0; i < TR_NCOUNTERS; i++)
 		cr_assert_not_null(tr_counter_name(i), "counter %u has no name", i);
 	cr_assert_null(tr_counter_name(TR_NCOUNTERS));
+}
+
+/* The README is the spec for readers in other languages: keep it true. */
+static char *read_readme(void)
+{
+	char path[512];
+	const char *root = getenv("TR_ROOT");
+
+	snprintf(path, sizeof path, "%s/README.md", root ? root : ".");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "cannot open %s", path);
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+Test(layout, readme_lists_the_exact_hash_text_and_counters)
+{
+	char *md = read_readme(), text[8192], want[64];
+	size_t n = 0;
+
+	char *p = strstr(md, "<!-- layout-hash-text -->\n```\n");
+	cr_assert_not_null(p, "README lacks the layout hash block");
+	p = strchr(strchr(p, '\n') + 1, '\n') + 1;
+	char *end = strstr(p, "```");
+	cr_assert_not_null(end);
+	for (; p < end; p++)
+		if (*p != '\n')
+			text[n++] = *p;
+	text[n] = 0;
+	cr_assert_str_eq(text, tr_layout_describe(), "README's layout hash text is out of date");
+	snprintf(want, sizeof want, "the hash is `0x%08x`", tr_layout_hash());
+	cr_assert_not_null(strstr(md, want), "README must state %s", want);
+	for (unsigned i = 0; i < TR_NCOUNTERS; i++) {
+		snprintf(want, sizeof want, " %u %s", i, tr_counter_name(i));
+		cr_assert_not_null(strstr(md, want), "README counter list lacks '%s'", want);
+	}
 }
