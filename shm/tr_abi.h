@@ -292,7 +292,7 @@ struct tr_ring_desc {
 struct tr_ring_hdr {
 	uint64_t head; /* last published seq (0: none); its low 32 bits are the futex word */
 	uint8_t pad0[TR_CACHELINE - 8];
-	uint64_t published; /* records published since the region was created */
+	uint64_t published; /* records published since the file was created, as of the last commit */
 	uint64_t base_seq;  /* first seq of the current epoch */
 	uint8_t pad1[TR_CACHELINE - 16];
 };

@@ -33,6 +33,8 @@ struct tr_region {
 	const struct tr_superblock *sb;
 	struct tr_ctl *ctl; /* writable, may be NULL */
 	int owns_map;
+	dev_t dev; /* of the file mapped, to notice a replacement */
+	ino_t ino;
 	char path[300];
 };
 
@@ -152,6 +154,8 @@ int tr_region_open(struct tr_region **out, const char *name, unsigned flags)
 	r->size = size;
 	r->sb = m;
 	r->owns_map = 1;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
 	if ((err = finish_open(r, flags)) < 0)
 		goto fail;
 	if (!(flags & TR_OPEN_NO_CTL))
@@ -196,6 +200,17 @@ void tr_region_close(struct tr_region *r)
 			munmap(r->ctl, sizeof *r->ctl);
 	}
 	free(r);
+}
+
+int tr_region_replaced(const struct tr_region *r)
+{
+	struct stat st;
+
+	if (!r->owns_map)
+		return 0;
+	if (stat(r->path, &st) < 0)
+		return 1;
+	return st.st_dev != r->dev || st.st_ino != r->ino;
 }
 
 const struct tr_superblock *tr_region_superblock(const struct tr_region *r)
@@ -509,10 +524,12 @@ int tr_wait(struct tr_cursor *c, void *out, enum tr_wait_mode mode, int64_t time
 			return TR_POLL_EMPTY;
 		if (!c->region->ctl) {
 			struct timespec ts = {0, left < 50000 ? left : 50000};
-			nanosleep(&ts, NULL);
+			if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+				return TR_POLL_EMPTY;
 			continue;
 		}
 		uint32_t *waiters = &c->region->ctl->rings[c->kind].waiters;
+		int intr = 0;
 		/* Register before the last look; pairs with the writer's seq_cst
 		 * fence between its head store and its waiters load. */
 		tr_fetch_add(waiters, 1);
@@ -523,11 +540,14 @@ int tr_wait(struct tr_cursor *c, void *out, enum tr_wait_mode mode, int64_t time
 			/* Wake at least every 100 ms to notice a dead engine or a
 			 * lap the futex cannot tell us about. */
 			struct timespec ts = {0, left < 100000000 ? left : 100000000};
-			syscall(SYS_futex, (const uint32_t *)c->head, FUTEX_WAIT, seen, &ts, NULL, 0);
+			if (syscall(SYS_futex, (const uint32_t *)c->head, FUTEX_WAIT, seen, &ts, NULL,
+				    0) < 0 &&
+			    errno == EINTR)
+				intr = 1;
 		}
 		ctl_leave(waiters);
-		if (rc != TR_POLL_EMPTY)
-			return rc;
+		if (rc != TR_POLL_EMPTY || intr)
+			return rc; /* a signal returns early, so the caller can act on it */
 		c->idle |= 255; /* next empty poll checks epoch and head */
 	}
 }

@@ -51,6 +51,10 @@ int tr_region_attach(struct tr_region **out, const void *base, uint64_t size, vo
 void tr_region_close(struct tr_region *r);
 
 const struct tr_superblock *tr_region_superblock(const struct tr_region *r);
+
+/* 1 if the file at the region's path is no longer the one mapped (the engine
+ * made a new one: reopen), 0 if it is. */
+int tr_region_replaced(const struct tr_region *r);
 const char *tr_region_path(const struct tr_region *r);
 
 /* Engine liveness: 0 if running with a fresh heartbeat (younger than
@@ -140,7 +144,7 @@ enum tr_wait_mode {
 };
 
 /* Blocking poll, up to timeout_ns (< 0: forever). Returns as tr_poll();
- * TR_POLL_EMPTY on timeout. Futex waits need the control file; without it
+ * TR_POLL_EMPTY on timeout or when a signal interrupts a sleep. Futex waits need the control file; without it
  * the reader sleeps 50 us between polls instead. */
 int tr_wait(struct tr_cursor *c, void *out, enum tr_wait_mode mode, int64_t timeout_ns);
 

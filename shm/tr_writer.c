@@ -301,15 +301,15 @@ void tr_writer_close(struct tr_writer *w)
 
 int tr_writer_unlink(const char *dir, const char *inst)
 {
-	char path[300];
+	char path[300], ctl[310];
 	int err = 0;
 
 	dir = default_dir(dir);
 	snprintf(path, sizeof path, "%s/tickring.%s", dir, inst ? inst : "default");
+	snprintf(ctl, sizeof ctl, "%s.ctl", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		err = -errno;
-	strcat(path, ".ctl");
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlink(ctl) < 0 && errno != ENOENT)
 		err = -errno;
 	return err;
 }
@@ -336,18 +336,19 @@ void tr_writer_set_next(struct tr_writer *w, unsigned kind, uint64_t next)
 
 void tr_writer_commit(struct tr_writer *w)
 {
-	if (!w->ctl)
-		return;
 	for (unsigned k = 0; k < TR_NKINDS; k++) {
 		struct tr_wring *r = &w->rings[k];
 
 		if (r->next - 1 == r->committed)
 			continue;
+		/* statistics for stat; single writer, read relaxed */
+		tr_store_relaxed(&r->hdr->published,
+				 tr_load_relaxed(&r->hdr->published) + (r->next - 1 - r->committed));
 		r->committed = r->next - 1;
 		/* Orders the head store before the waiters load; pairs with the
 		 * reader's seq_cst increment of waiters before it re-reads head. */
 		tr_fence_seq_cst();
-		if (tr_load_relaxed(&w->ctl->rings[k].waiters)) {
+		if (w->ctl && tr_load_relaxed(&w->ctl->rings[k].waiters)) {
 			syscall(SYS_futex, (uint32_t *)&r->hdr->head, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 			tr_writer_counter_add(w, TR_CTR_FUTEX_WAKES, 1);
 		}
@@ -361,6 +362,9 @@ int tr_writer_venue(struct tr_writer *w, const char *name)
 
 	if (!*name || strlen(name) >= TR_VENUE_LEN)
 		return tr_err(EINVAL, "venue name '%s': 1-%d characters", name, TR_VENUE_LEN - 1);
+	for (const char *p = name; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return tr_err(EINVAL, "venue name '%s': printable characters only", name);
 	for (uint32_t i = 0; i < n; i++)
 		if (!strcmp(sb->venues[i], name))
 			return (int)i;

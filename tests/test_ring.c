@@ -299,6 +299,8 @@ Test(ring, new_geometry_retires_the_old_file)
 	cr_assert_eq(tr_region_superblock(r2)->rings[0].slot_count, 64);
 	cr_assert_eq(tr_region_liveness(r, 0), -TR_ESTOPPED, "the old mapping sees its engine gone");
 	cr_assert_eq(tr_region_superblock(r)->rings[0].slot_count, 16, "and stays mapped and valid");
+	cr_assert(tr_region_replaced(r), "the old mapping learns the file was replaced");
+	cr_assert(!tr_region_replaced(r2));
 	tr_region_close(r2);
 	tr_region_close(r);
 	tr_writer_close(w);

@@ -8,7 +8,9 @@
 #else
 #include <criterion/criterion.h>
 #endif
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +118,8 @@ static inline void th_latest_hammer(struct tr_writer *w, struct tr_region *r, in
 
 	h.sym = tr_writer_symbol(w, (unsigned)tr_writer_venue(w, "v"), "HAMMER");
 	pthread_create(&th, NULL, th_latest_writer, &h);
+	while (tr_latest_trade(r, (uint32_t)h.sym, &t) == -ENODATA)
+		sched_yield(); /* the writer thread may not have run yet */
 	for (int i = 0; i < reads; i++) {
 		int rc = tr_latest_trade(r, (uint32_t)h.sym, &t);
 		if (rc == -ENODATA)

@@ -1,0 +1,762 @@
+/* tr_format.c - records as a text line or a JSON object (tr_format.h).
+ *
+ * Output goes through a small bounded writer (struct out): every append is
+ * clipped to the caller's buffer and remembers that it was, so the format
+ * code reads straight through without checking each step, and the result is
+ * either the whole line or -ENOSPC with nothing written past len. Numbers are
+ * formatted by hand rather than with snprintf: the bridges format every
+ * record, and this is their hot path.
+ */
+#include "tr_format.h"
+
+#include "tr_fixed.h"
+#include "tr_reader.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct out {
+	char *buf;
+	size_t len; /* capacity, including the NUL */
+	size_t pos;
+	bool full;  /* something was clipped */
+	bool first; /* no JSON member written yet in this object */
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	size_t room = o->len ? o->len - 1 - o->pos : 0;
+
+	if (n > room) {
+		n = room;
+		o->full = true;
+	}
+	if (n) /* buf may be NULL when len is 0 */
+		memcpy(o->buf + o->pos, s, n);
+	o->pos += n;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void putc_(struct out *o, char c)
+{
+	put(o, &c, 1);
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+
+	do
+		tmp[--i] = (char)('0' + v % 10);
+	while (v /= 10);
+	put(o, tmp + i, sizeof tmp - i);
+}
+
+static void put_i64(struct out *o, int64_t v)
+{
+	if (v < 0) {
+		putc_(o, '-');
+		put_u64(o, -(uint64_t)v); /* well defined for INT64_MIN too */
+	} else {
+		put_u64(o, (uint64_t)v);
+	}
+}
+
+static void put_fixed(struct out *o, int64_t v)
+{
+	char tmp[TR_FIXED_BUFSZ];
+
+	put(o, tmp, tr_fixed_format(v, tmp));
+}
+
+static int finish(struct out *o)
+{
+	if (!o->len)
+		return -ENOSPC;
+	o->buf[o->pos] = 0;
+	return o->full ? -ENOSPC : (int)o->pos;
+}
+
+/* Length of a valid UTF-8 sequence at s[0..n), or 0. Rejects overlong forms,
+ * surrogates and code points above U+10FFFF, as RFC 3629 does. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t need;
+	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+static void put_jstring(struct out *o, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t end = 0;
+
+	while (end < n && s[end])
+		end++;
+	putc_(o, '"');
+	for (size_t i = 0; i < end;) {
+		unsigned char c = s[i];
+		size_t run = 0;
+
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			put(o, e, 2);
+		} else if (c == '\n') {
+			puts_(o, "\\n");
+		} else if (c == '\t') {
+			puts_(o, "\\t");
+		} else if (c == '\r') {
+			puts_(o, "\\r");
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			put(o, e, 6);
+		} else if (c < 0x80) {
+			putc_(o, (char)c);
+		} else if ((run = utf8_len(s + i, end - i)) != 0) {
+			put(o, (const char *)s + i, run);
+			i += run;
+			continue;
+		} else {
+			puts_(o, "\\ufffd"); /* one replacement per invalid byte */
+		}
+		i++;
+	}
+	putc_(o, '"');
+}
+
+/* Text lines show names as printable ASCII only: a terminal must not be
+ * driven by bytes from the region. */
+static void put_tstring(struct out *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		putc_(o, s[i] > ' ' && s[i] <= '~' ? s[i] : '?');
+}
+
+/* "2024-05-01T12:00:00.123456789Z" */
+static void put_time(struct out *o, int64_t ns)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	time_t t;
+	struct tm tm;
+	char tmp[64];
+	size_t n;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (!gmtime_r(&t, &tm) || !(n = strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm))) {
+		put_i64(o, ns);
+		return;
+	}
+	tmp[n++] = '.';
+	for (int i = 8; i >= 0; i--, frac /= 10)
+		tmp[n + (size_t)i] = (char)('0' + frac % 10);
+	n += 9;
+	tmp[n++] = 'Z';
+	put(o, tmp, n);
+}
+
+/* JSON members: each writes `,"key":` (no comma first) and a value. */
+static void key(struct out *o, const char *k)
+{
+	if (!o->first)
+		putc_(o, ',');
+	o->first = false;
+	putc_(o, '"');
+	puts_(o, k);
+	puts_(o, "\":");
+}
+
+static void j_str(struct out *o, const char *k, const char *s, size_t n)
+{
+	key(o, k);
+	put_jstring(o, s, n);
+}
+
+static void j_u64(struct out *o, const char *k, uint64_t v)
+{
+	key(o, k);
+	put_u64(o, v);
+}
+
+static void j_i64(struct out *o, const char *k, int64_t v)
+{
+	key(o, k);
+	put_i64(o, v);
+}
+
+static void j_fixed(struct out *o, const char *k, int64_t v)
+{
+	key(o, k);
+	putc_(o, '"');
+	put_fixed(o, v);
+	putc_(o, '"');
+}
+
+static void j_bool(struct out *o, const char *k, bool v)
+{
+	key(o, k);
+	puts_(o, v ? "true" : "false");
+}
+
+/* Flag bits as an array of names; a bit without a name prints as "bit<n>",
+ * so a newer engine's flag is visible rather than dropped. */
+static void j_flags(struct out *o, const char *k, uint32_t bits, const char *const *names,
+		    unsigned nnames, uint32_t skip)
+{
+	bool first = true;
+
+	key(o, k);
+	putc_(o, '[');
+	bits &= ~skip;
+	for (unsigned i = 0; i < 32; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		if (!first)
+			putc_(o, ',');
+		first = false;
+		putc_(o, '"');
+		if (i < nnames && names[i]) {
+			puts_(o, names[i]);
+		} else {
+			puts_(o, "bit");
+			put_u64(o, i);
+		}
+		putc_(o, '"');
+	}
+	putc_(o, ']');
+}
+
+static const char *const trade_flags[] = {"nonmarket", "agg",	 "outlier",
+					  "gap",       "replay", "gateway"};
+static const char *const quote_flags[] = {"gap", "replay"};
+static const char *const candle_flags[] = {NULL /* final: its own member */, "gap", "empty",
+					   "overflow"};
+#define NELEM(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
+
+static const char *const event_names[] = {
+    [TR_EV_ENGINE_START] = "engine_start",
+    [TR_EV_FEED_UP] = "feed_up",
+    [TR_EV_FEED_DOWN] = "feed_down",
+    [TR_EV_GAP] = "gap",
+    [TR_EV_STALE] = "stale",
+    [TR_EV_STALE_CLEARED] = "stale_cleared",
+    [TR_EV_VOLUME_SPIKE] = "volume_spike",
+    [TR_EV_PRICE_OUTLIER] = "price_outlier",
+    [TR_EV_LATE_TRADE] = "late_trade",
+    [TR_EV_ALERT] = "alert",
+    [TR_EV_BAD_INPUT] = "bad_input",
+};
+
+const char *tr_record_type_name(unsigned kind)
+{
+	static const char *const names[TR_NKINDS] = {"trade", "quote", "candle", "event"};
+
+	return kind < TR_NKINDS ? names[kind] : NULL;
+}
+
+const char *tr_event_name(unsigned type)
+{
+	return type < NELEM(event_names) ? event_names[type] : NULL;
+}
+
+const char *tr_side_name(unsigned side)
+{
+	return side == TR_SIDE_BUY ? "buy" : side == TR_SIDE_SELL ? "sell" : "unknown";
+}
+
+const char *tr_severity_name(unsigned severity)
+{
+	static const char *const names[] = {"info", "warning", "error"};
+
+	return severity < NELEM(names) ? names[severity] : NULL;
+}
+
+static const struct {
+	uint32_t s;
+	const char *name;
+} intervals[] = {
+    {1, "1s"},	   {60, "1m"},	   {180, "3m"},	  {300, "5m"},	  {900, "15m"},
+    {1800, "30m"}, {3600, "1h"},   {7200, "2h"},  {14400, "4h"},  {21600, "6h"},
+    {28800, "8h"}, {43200, "12h"}, {86400, "1d"}, {604800, "1w"},
+};
+
+const char *tr_interval_name(uint32_t s, char *buf)
+{
+	struct out o = {buf, TR_INTERVAL_BUFSZ, 0, false, true};
+
+	for (unsigned i = 0; i < NELEM(intervals); i++)
+		if (intervals[i].s == s) {
+			puts_(&o, intervals[i].name);
+			finish(&o);
+			return buf;
+		}
+	put_u64(&o, s);
+	putc_(&o, 's');
+	finish(&o);
+	return buf;
+}
+
+int64_t tr_interval_parse(const char *s)
+{
+	static const struct {
+		char unit;
+		int64_t mult;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+	int64_t n = 0;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > UINT32_MAX)
+			return -EINVAL;
+	}
+	if (!*p)
+		return n > 0 ? n : -EINVAL;
+	if (p[1])
+		return -EINVAL;
+	for (unsigned i = 0; i < NELEM(units); i++)
+		if (units[i].unit == *p) {
+			n *= units[i].mult;
+			return n > 0 && n <= UINT32_MAX ? n : -EINVAL;
+		}
+	return -EINVAL;
+}
+
+int tr_format_json_string(const char *s, size_t n, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false, true};
+
+	put_jstring(&o, s, n);
+	return finish(&o);
+}
+
+/* Names of a record's venue and symbol; unknown ones as "?" and "#<id>". */
+struct names {
+	const char *venue;
+	char symbol[TR_NAME_LEN + 16];
+	bool has_symbol;
+};
+
+static void lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, struct names *n)
+{
+	struct tr_symbol s;
+	struct out o = {n->symbol, sizeof n->symbol, 0, false, true};
+
+	n->venue = r ? tr_venue_name(r, venue_id) : "?";
+	n->has_symbol = sym != UINT32_MAX;
+	/* Check the count first: tr_symbol_get() would overwrite tr_errmsg(). */
+	if (r && sym < tr_symbol_count(r) && tr_symbol_get(r, sym, &s) == 0) {
+		put(&o, s.name, strnlen(s.name, TR_NAME_LEN));
+	} else {
+		putc_(&o, '#');
+		put_u64(&o, sym);
+	}
+	finish(&o);
+}
+
+static void j_common(struct out *o, unsigned kind, const struct names *n, uint64_t seq,
+		     uint64_t epoch)
+{
+	putc_(o, '{');
+	j_str(o, "type", tr_record_type_name(kind), 16);
+	j_str(o, "venue", n->venue, TR_VENUE_LEN);
+	if (n->has_symbol) {
+		j_str(o, "symbol", n->symbol, sizeof n->symbol);
+	} else {
+		key(o, "symbol");
+		puts_(o, "null");
+	}
+	j_u64(o, "seq", seq);
+	j_u64(o, "epoch", epoch);
+}
+
+static void json_trade(struct out *o, const struct tr_region *r, const struct tr_trade *t,
+		       uint64_t epoch)
+{
+	struct names n;
+
+	lookup(r, t->venue_id, t->symbol_id, &n);
+	j_common(o, TR_KIND_TRADE, &n, t->seq, epoch);
+	j_i64(o, "ts_event", t->ts_event);
+	j_i64(o, "ts_recv", t->ts_recv);
+	j_fixed(o, "price", t->price);
+	j_fixed(o, "qty", t->qty);
+	j_u64(o, "trade_id", t->trade_id);
+	j_str(o, "side", tr_side_name(t->side), 8);
+	j_u64(o, "trade_count", t->trade_count);
+	j_flags(o, "flags", t->flags, trade_flags, NELEM(trade_flags), 0);
+}
+
+static void json_quote(struct out *o, const struct tr_region *r, const struct tr_quote *q,
+		       uint64_t epoch)
+{
+	struct names n;
+
+	lookup(r, q->venue_id, q->symbol_id, &n);
+	j_common(o, TR_KIND_QUOTE, &n, q->seq, epoch);
+	j_i64(o, "ts_event", q->ts_event);
+	j_i64(o, "ts_recv", q->ts_recv);
+	j_fixed(o, "bid_px", q->bid_px);
+	j_fixed(o, "bid_qty", q->bid_qty);
+	j_fixed(o, "ask_px", q->ask_px);
+	j_fixed(o, "ask_qty", q->ask_qty);
+	j_flags(o, "flags", q->flags, quote_flags, NELEM(quote_flags), 0);
+}
+
+/* Close time as the exchange prints it: the last millisecond of the interval.
+ * Unsigned arithmetic: a corrupt open_time must not be undefined behaviour. */
+static int64_t close_time(int64_t open_time, uint32_t interval_s)
+{
+	return (int64_t)((uint64_t)open_time + (uint64_t)interval_s * 1000000000u - 1000000u);
+}
+
+static void json_candle(struct out *o, const struct tr_region *r, const struct tr_candle *c,
+			uint64_t epoch)
+{
+	struct names n;
+	char iv[TR_INTERVAL_BUFSZ];
+
+	lookup(r, c->venue_id, c->symbol_id, &n);
+	j_common(o, TR_KIND_CANDLE, &n, c->seq, epoch);
+	j_str(o, "interval", tr_interval_name(c->interval_s, iv), sizeof iv);
+	j_i64(o, "open_time", c->open_time);
+	j_i64(o, "close_time", close_time(c->open_time, c->interval_s));
+	j_fixed(o, "open", c->open);
+	j_fixed(o, "high", c->high);
+	j_fixed(o, "low", c->low);
+	j_fixed(o, "close", c->close);
+	j_fixed(o, "volume", c->volume);
+	j_fixed(o, "quote_volume", c->quote_volume);
+	j_u64(o, "trade_count", c->trade_count);
+	j_fixed(o, "taker_buy_volume", c->taker_buy_volume);
+	j_fixed(o, "taker_buy_quote_volume", c->taker_buy_quote_volume);
+	j_fixed(o, "vwap", c->vwap);
+	j_u64(o, "first_trade_id", c->first_trade_id);
+	j_u64(o, "last_trade_id", c->last_trade_id);
+	j_i64(o, "ts_update", c->ts_update);
+	j_bool(o, "final", c->flags & TR_CANDLE_FINAL);
+	j_u64(o, "revision", c->revision);
+	j_flags(o, "flags", c->flags, candle_flags, NELEM(candle_flags), TR_CANDLE_FINAL);
+}
+
+/* The typed payload of an event, by type. Unknown types carry none. */
+static void json_event_payload(struct out *o, const struct tr_event *e)
+{
+	char iv[TR_INTERVAL_BUFSZ];
+
+	switch (e->type) {
+	case TR_EV_ENGINE_START:
+	case TR_EV_FEED_UP:
+	case TR_EV_FEED_DOWN:
+	case TR_EV_BAD_INPUT:
+		j_str(o, "text", e->u.text, sizeof e->u.text);
+		break;
+	case TR_EV_GAP:
+		j_u64(o, "expected_id", e->u.gap.expected_id);
+		j_u64(o, "got_id", e->u.gap.got_id);
+		j_u64(o, "missing", e->u.gap.missing);
+		j_str(o, "id_kind",
+		      e->u.gap.id_kind == 0   ? "trade"
+		      : e->u.gap.id_kind == 1 ? "update"
+					      : "unknown",
+		      8);
+		break;
+	case TR_EV_STALE:
+	case TR_EV_STALE_CLEARED:
+		j_i64(o, "last_trade_ns", e->u.stale.last_trade_ns);
+		j_i64(o, "silent_ns", e->u.stale.silent_ns);
+		break;
+	case TR_EV_VOLUME_SPIKE:
+		j_fixed(o, "volume", e->u.spike.volume);
+		j_fixed(o, "baseline", e->u.spike.baseline);
+		j_fixed(o, "score", e->u.spike.score);
+		j_i64(o, "open_time", e->u.spike.open_time);
+		j_str(o, "interval", tr_interval_name(e->u.spike.interval_s, iv), sizeof iv);
+		break;
+	case TR_EV_PRICE_OUTLIER:
+		j_fixed(o, "price", e->u.outlier.price);
+		j_fixed(o, "reference", e->u.outlier.reference);
+		j_fixed(o, "deviation", e->u.outlier.deviation);
+		j_u64(o, "trade_id", e->u.outlier.trade_id);
+		break;
+	case TR_EV_LATE_TRADE:
+		j_u64(o, "trade_id", e->u.late.trade_id);
+		j_i64(o, "trade_ts", e->u.late.trade_ts);
+		j_i64(o, "lateness_ns", e->u.late.lateness_ns);
+		j_str(o, "interval", tr_interval_name(e->u.late.interval_s, iv), sizeof iv);
+		break;
+	case TR_EV_ALERT:
+		j_u64(o, "rule_id", e->u.alert.rule_id);
+		j_u64(o, "rule_kind", e->u.alert.rule_kind);
+		j_fixed(o, "value", e->u.alert.value);
+		j_fixed(o, "threshold", e->u.alert.threshold);
+		j_str(o, "text", e->u.alert.text, sizeof e->u.alert.text);
+		break;
+	default:
+		break;
+	}
+}
+
+static void json_event(struct out *o, const struct tr_region *r, const struct tr_event *e,
+		       uint64_t epoch)
+{
+	struct names n;
+	const char *name = tr_event_name(e->type), *sev = tr_severity_name(e->severity);
+
+	lookup(r, e->venue_id, e->symbol_id, &n);
+	j_common(o, TR_KIND_EVENT, &n, e->seq, epoch);
+	if (name) {
+		j_str(o, "event", name, 32);
+	} else { /* a newer engine's event: "#<type>" */
+		key(o, "event");
+		puts_(o, "\"#");
+		put_u64(o, e->type);
+		putc_(o, '"');
+	}
+	j_i64(o, "ts_event", e->ts_event);
+	j_i64(o, "ts_recv", e->ts_recv);
+	j_str(o, "severity", sev ? sev : "unknown", 8);
+	json_event_payload(o, e);
+}
+
+int tr_format_json(const struct tr_region *r, unsigned kind, const void *rec, uint64_t epoch,
+		   char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false, true};
+
+	switch (kind) {
+	case TR_KIND_TRADE:
+		json_trade(&o, r, rec, epoch);
+		break;
+	case TR_KIND_QUOTE:
+		json_quote(&o, r, rec, epoch);
+		break;
+	case TR_KIND_CANDLE:
+		json_candle(&o, r, rec, epoch);
+		break;
+	case TR_KIND_EVENT:
+		json_event(&o, r, rec, epoch);
+		break;
+	default:
+		finish(&o);
+		return -EINVAL;
+	}
+	putc_(&o, '}');
+	return finish(&o);
+}
+
+/* Text lines: "<time> <venue>:<symbol> <type> ... seq=<n>". */
+static void t_head(struct out *o, const struct tr_region *r, int64_t ts, uint32_t venue,
+		   uint32_t sym, const char *type)
+{
+	struct names n;
+
+	lookup(r, venue, sym, &n);
+	put_time(o, ts);
+	putc_(o, ' ');
+	put_tstring(o, n.venue, TR_VENUE_LEN);
+	putc_(o, ':');
+	if (n.has_symbol)
+		put_tstring(o, n.symbol, sizeof n.symbol);
+	else
+		putc_(o, '-');
+	putc_(o, ' ');
+	puts_(o, type);
+}
+
+static void t_flags(struct out *o, uint32_t bits, const char *const *names, unsigned nnames)
+{
+	bool first = true;
+
+	if (!bits)
+		return;
+	puts_(o, " flags=");
+	for (unsigned i = 0; i < 32; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		if (!first)
+			putc_(o, ',');
+		first = false;
+		if (i < nnames && names[i]) {
+			puts_(o, names[i]);
+		} else {
+			puts_(o, "bit");
+			put_u64(o, i);
+		}
+	}
+}
+
+static void t_kv_fixed(struct out *o, const char *k, int64_t v)
+{
+	putc_(o, ' ');
+	puts_(o, k);
+	putc_(o, '=');
+	put_fixed(o, v);
+}
+
+static void t_kv_i64(struct out *o, const char *k, int64_t v)
+{
+	putc_(o, ' ');
+	puts_(o, k);
+	putc_(o, '=');
+	put_i64(o, v);
+}
+
+static void text_event(struct out *o, const struct tr_region *r, const struct tr_event *e)
+{
+	const char *name = tr_event_name(e->type), *sev = tr_severity_name(e->severity);
+	char iv[TR_INTERVAL_BUFSZ];
+
+	t_head(o, r, e->ts_event, e->venue_id, e->symbol_id, "event ");
+	if (name) {
+		puts_(o, name);
+	} else {
+		putc_(o, '#');
+		put_u64(o, e->type);
+	}
+	putc_(o, ' ');
+	puts_(o, sev ? sev : "unknown");
+	switch (e->type) {
+	case TR_EV_ENGINE_START:
+	case TR_EV_FEED_UP:
+	case TR_EV_FEED_DOWN:
+	case TR_EV_BAD_INPUT:
+		puts_(o, " \"");
+		put_tstring(o, e->u.text, sizeof e->u.text);
+		putc_(o, '"');
+		break;
+	case TR_EV_GAP:
+		t_kv_i64(o, "missing", (int64_t)e->u.gap.missing);
+		t_kv_i64(o, "expected", (int64_t)e->u.gap.expected_id);
+		t_kv_i64(o, "got", (int64_t)e->u.gap.got_id);
+		break;
+	case TR_EV_STALE:
+	case TR_EV_STALE_CLEARED:
+		t_kv_i64(o, "silent_ms", e->u.stale.silent_ns / 1000000);
+		break;
+	case TR_EV_VOLUME_SPIKE:
+		puts_(o, " ");
+		puts_(o, tr_interval_name(e->u.spike.interval_s, iv));
+		t_kv_fixed(o, "volume", e->u.spike.volume);
+		t_kv_fixed(o, "baseline", e->u.spike.baseline);
+		t_kv_fixed(o, "score", e->u.spike.score);
+		break;
+	case TR_EV_PRICE_OUTLIER:
+		t_kv_fixed(o, "price", e->u.outlier.price);
+		t_kv_fixed(o, "reference", e->u.outlier.reference);
+		t_kv_fixed(o, "deviation", e->u.outlier.deviation);
+		break;
+	case TR_EV_LATE_TRADE:
+		t_kv_i64(o, "id", (int64_t)e->u.late.trade_id);
+		t_kv_i64(o, "late_ms", e->u.late.lateness_ns / 1000000);
+		break;
+	case TR_EV_ALERT:
+		puts_(o, " \"");
+		put_tstring(o, e->u.alert.text, sizeof e->u.alert.text);
+		putc_(o, '"');
+		t_kv_fixed(o, "value", e->u.alert.value);
+		t_kv_fixed(o, "threshold", e->u.alert.threshold);
+		break;
+	default:
+		break;
+	}
+}
+
+int tr_format_text(const struct tr_region *r, unsigned kind, const void *rec, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false, true};
+	char iv[TR_INTERVAL_BUFSZ];
+
+	switch (kind) {
+	case TR_KIND_TRADE: {
+		const struct tr_trade *t = rec;
+
+		t_head(&o, r, t->ts_event, t->venue_id, t->symbol_id, "trade ");
+		put_fixed(&o, t->price);
+		puts_(&o, " x ");
+		put_fixed(&o, t->qty);
+		putc_(&o, ' ');
+		puts_(&o, tr_side_name(t->side));
+		t_kv_i64(&o, "id", (int64_t)t->trade_id);
+		t_flags(&o, t->flags, trade_flags, NELEM(trade_flags));
+		break;
+	}
+	case TR_KIND_QUOTE: {
+		const struct tr_quote *q = rec;
+
+		t_head(&o, r, q->ts_event ? q->ts_event : q->ts_recv, q->venue_id, q->symbol_id,
+		       "quote ");
+		put_fixed(&o, q->bid_qty);
+		putc_(&o, '@');
+		put_fixed(&o, q->bid_px);
+		puts_(&o, " / ");
+		put_fixed(&o, q->ask_qty);
+		putc_(&o, '@');
+		put_fixed(&o, q->ask_px);
+		t_flags(&o, q->flags, quote_flags, NELEM(quote_flags));
+		break;
+	}
+	case TR_KIND_CANDLE: {
+		const struct tr_candle *c = rec;
+
+		t_head(&o, r, c->open_time, c->venue_id, c->symbol_id, "candle ");
+		puts_(&o, tr_interval_name(c->interval_s, iv));
+		t_kv_fixed(&o, "o", c->open);
+		t_kv_fixed(&o, "h", c->high);
+		t_kv_fixed(&o, "l", c->low);
+		t_kv_fixed(&o, "c", c->close);
+		t_kv_fixed(&o, "v", c->volume);
+		t_kv_i64(&o, "n", c->trade_count);
+		puts_(&o, c->flags & TR_CANDLE_FINAL ? " final" : " open");
+		if (c->revision)
+			t_kv_i64(&o, "rev", c->revision);
+		t_flags(&o, c->flags & ~TR_CANDLE_FINAL, candle_flags, NELEM(candle_flags));
+		break;
+	}
+	case TR_KIND_EVENT:
+		text_event(&o, r, rec);
+		break;
+	default:
+		finish(&o);
+		return -EINVAL;
+	}
+	t_kv_i64(&o, "seq", (int64_t) * (const uint64_t *)rec);
+	return finish(&o);
+}
