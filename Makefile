@@ -113,6 +113,7 @@ $(BUILD)/obj/tshim/%.o: tests/%.c | $(DEPS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Wno-format-zero-length -DTR_TSHIM -Itests -c $< -o $@
 
 $(TSHIM): $(patsubst tests/%.c,$(BUILD)/obj/tshim/%.o,$(TSHIM_SRC)) $(WRITERA) $(LIBA)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(UNIT): $(call obj,$(TEST_SRC)) $(WRITERA) $(LIBA)

@@ -215,7 +215,10 @@ int tr_writer_open(struct tr_writer **out, const struct tr_writer_config *cfg)
 	if (!w)
 		return tr_err(ENOMEM, "out of memory");
 	w->fd = w->ctl_fd = -1;
-	snprintf(w->path, sizeof w->path, "%s/tickring.%s", dir, inst);
+	if ((size_t)snprintf(w->path, sizeof w->path, "%s/tickring.%s", dir, inst) >= sizeof w->path) {
+		err = tr_err(ENAMETOOLONG, "region directory name too long: %s", dir);
+		goto fail;
+	}
 	snprintf(w->ctl_path, sizeof w->ctl_path, "%s.ctl", w->path);
 	if ((err = open_ctl(w, ctl_mode)) < 0)
 		goto fail;

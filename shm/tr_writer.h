@@ -1,9 +1,10 @@
 /* tr_writer.h - the engine side of the shared-memory region.
  *
  * Exactly one writer per instance (an flock on the .ctl file enforces it).
- * All functions run on the engine thread, except tr_writer_heartbeat() and
- * tr_writer_counter_*(), which touch single atomic words and may be called
- * from a timer thread. Nothing here blocks on a reader: a slow reader is
+ * All functions run on the engine thread, except tr_writer_heartbeat(),
+ * which stores one atomic word and may be called from a timer thread. Each
+ * superblock counter has one writing thread (tr_writer_counter_add() is a
+ * load and a store, not a read-modify-write). Nothing here blocks on a reader: a slow reader is
  * lapped and learns so from the sequence numbers.
  */
 #ifndef TR_WRITER_H
