@@ -12,8 +12,9 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
+CXX ?= g++
 SANITIZER ?=
-PKGS = criterion
+PKGS = criterion liburing libwebsockets simdjson zlib libcjson
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
 
 WARN = -Wall -Wextra -Wshadow -Wundef -Wmissing-prototypes -Wstrict-prototypes \
@@ -36,10 +37,19 @@ $(error SANITIZER must be address, undefined or thread)
 endif
 ALL_CFLAGS += $(SANFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+# The simdjson shim: C++17 without exceptions or RTTI, plain C entry points.
+CXXWARN = -Wall -Wextra -Wshadow -Wundef -Wpointer-arith -Wno-missing-field-initializers
+ALL_CXXFLAGS = -std=c++17 -fPIC -fno-exceptions -fno-rtti $(CXXWARN) $(CFLAGS) -Ishm \
+	-Iclients/lib -Iengine $(SIMDJSON_CFLAGS) -MMD -MP $(SANFLAGS)
+ALL_CFLAGS += -Iengine
 
 # Evaluated lazily, after the deps stamp has run.
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
 CRITERION_LIBS = $(shell pkg-config --libs criterion)
+SIMDJSON_CFLAGS = $(shell pkg-config --cflags simdjson)
+ENGINE_LIBS = $(shell pkg-config --libs liburing libwebsockets simdjson zlib) -lstdc++ -lm
+CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
+CJSON_LIBS = $(shell pkg-config --libs libcjson)
 
 LIB_SRC = shm/tr_err.c shm/tr_fixed.c shm/tr_layout.c shm/tr_reader.c $(wildcard clients/lib/*.c)
 WRITER_SRC = shm/tr_writer.c
@@ -48,6 +58,11 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TOOL_SRC = $(wildcard tools/*.c)
 BENCH_SRC = $(wildcard bench/*.c)
 EXAMPLE_SRC = $(wildcard clients/examples/*.c)
+# engine/: everything but main() goes into libtrengine.a, which tests,
+# benchmarks and tools link too.
+ENGINE_C_SRC = $(filter-out engine/tickringd.c,$(wildcard engine/*.c))
+ENGINE_CXX_SRC = $(wildcard engine/*.cpp)
+EXSIM_SRC = $(wildcard tools/exsim/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ = $(call obj,$(LIB_SRC))
@@ -56,6 +71,10 @@ SOVER = 1
 LIBA = $(BUILD)/libtickring.a
 LIBSO = $(BUILD)/libtickring.so.$(SOVER)
 WRITERA = $(BUILD)/libtrwriter.a
+ENGINE_OBJ = $(call obj,$(ENGINE_C_SRC)) $(patsubst %.cpp,$(BUILD)/obj/%.o,$(ENGINE_CXX_SRC))
+ENGINEA = $(BUILD)/libtrengine.a
+TICKRINGD = $(if $(wildcard engine/tickringd.c),$(BUILD)/tickringd)
+EXSIM = $(if $(EXSIM_SRC),$(BUILD)/exsim)
 CLI = $(if $(CLI_SRC),$(BUILD)/tickring)
 TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench-%,$(BENCH_SRC))
@@ -66,8 +85,9 @@ TSHIM = $(BUILD)/tests/tsan-ring
 TSHIM_SRC = tests/test_stress.c tests/tshim.c
 DEPS_STAMP = .deps-ok
 
-.PHONY: all run test bench install clean deps check-format
-all: $(LIBA) $(LIBSO) $(WRITERA) $(CLI) $(TOOLS) $(BENCHES) $(EXAMPLES) $(UNIT)
+.PHONY: all run test bench install clean deps check-format fuzz
+all: $(LIBA) $(LIBSO) $(WRITERA) $(ENGINEA) $(TICKRINGD) $(EXSIM) $(CLI) $(TOOLS) $(BENCHES) \
+     $(EXAMPLES) $(UNIT)
 
 # Install missing Debian packages once; re-checked when the list changes.
 $(DEPS_STAMP): tools/install-deps.sh
@@ -79,6 +99,14 @@ deps: $(DEPS_STAMP)
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/bench/%.o: bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CJSON_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -96,14 +124,24 @@ $(WRITERA): $(WRITER_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(CLI): $(call obj,$(CLI_SRC)) $(LIBA)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(ENGINEA): $(ENGINE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(WRITERA) $(LIBA)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/tickringd: $(BUILD)/obj/engine/tickringd.o $(ENGINEA) $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ENGINE_LIBS) $(LDLIBS)
 
-$(BENCHES): $(BUILD)/bench-%: $(BUILD)/obj/bench/%.o $(WRITERA) $(LIBA)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/exsim: $(call obj,$(EXSIM_SRC)) $(ENGINEA) $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ENGINE_LIBS) $(LDLIBS)
+
+$(CLI): $(call obj,$(CLI_SRC)) $(ENGINEA) $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ENGINE_LIBS) $(LDLIBS)
+
+$(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(ENGINEA) $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ENGINE_LIBS) $(LDLIBS)
+
+$(BENCHES): $(BUILD)/bench-%: $(BUILD)/obj/bench/%.o $(ENGINEA) $(WRITERA) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ENGINE_LIBS) $(CJSON_LIBS) $(LDLIBS)
 
 $(EXAMPLES): $(BUILD)/example-%: $(BUILD)/obj/clients/examples/%.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -116,9 +154,9 @@ $(TSHIM): $(patsubst tests/%.c,$(BUILD)/obj/tshim/%.o,$(TSHIM_SRC)) $(WRITERA) $
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(UNIT): $(call obj,$(TEST_SRC)) $(WRITERA) $(LIBA)
+$(UNIT): $(call obj,$(TEST_SRC)) $(ENGINEA) $(WRITERA) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(ENGINE_LIBS) $(LDLIBS)
 
 # make test: the plain build runs every test; TSan runs the threaded ring
 # suite (where it has something to say); ASan+UBSan runs everything again and
@@ -150,10 +188,26 @@ install: $(LIBA) $(LIBSO) $(CLI)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' clients/tickring.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/tickring.pc
 
+# Fuzzing the venue extractors: libFuzzer needs clang. `make fuzz` runs for
+# FUZZ_SECONDS; make test runs a short pass (see tests/fuzz/README.md).
+FUZZ_SECONDS ?= 600
+FUZZ_SRC = $(wildcard tests/fuzz/*.cpp)
+FUZZ_DEPS = $(ENGINE_CXX_SRC) shm/tr_fixed.c
+FUZZ_BIN = build-fuzz/fuzz-parse
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Ishm -Iengine $(SIMDJSON_CFLAGS)
+$(FUZZ_BIN): $(FUZZ_SRC) $(FUZZ_DEPS) | $(DEPS_STAMP)
+	@mkdir -p build-fuzz
+	clang -c $(FUZZ_FLAGS) -std=gnu11 shm/tr_fixed.c -o build-fuzz/tr_fixed.o
+	clang++ $(FUZZ_FLAGS) -std=c++17 -fno-exceptions -fno-rtti $(FUZZ_SRC) $(ENGINE_CXX_SRC) \
+		build-fuzz/tr_fixed.o -o $@ $(shell pkg-config --libs simdjson)
+fuzz: $(FUZZ_BIN)
+	@mkdir -p build-fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus tests/fuzz/seeds
+
 check-format:
 	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] tests/*.c tools/*.c bench/*.c
 
 clean:
-	rm -rf build build-address build-undefined build-thread $(DEPS_STAMP)
+	rm -rf build build-address build-undefined build-thread build-fuzz $(DEPS_STAMP)
 
 -include $(shell find build* -name '*.d' 2>/dev/null)

@@ -1,0 +1,120 @@
+/* tr_parse.h - venue extractors: one exchange frame in, one C struct out.
+ *
+ * The extractors are C++ over simdjson ondemand (tr_parse_*.cpp, compiled
+ * without exceptions or RTTI) behind these plain C entry points. Each loops
+ * once over an object's fields and switches on the raw key, so field order
+ * never matters, and parses prices and quantities straight from their digits
+ * into int64 at 1e-8 (tr_fixed_parse), never through double.
+ *
+ * Buffers: simdjson reads up to TR_PARSE_PADDING bytes past the end of the
+ * frame, so the caller's buffer must have at least len + TR_PARSE_PADDING
+ * bytes allocated (their content does not matter). Nothing is copied out of
+ * the frame except into *out.
+ *
+ * Threading: a tr_parser is used by one thread at a time.
+ */
+#ifndef TR_PARSE_H
+#define TR_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TR_PARSE_PADDING 64          /* >= SIMDJSON_PADDING */
+#define TR_PARSE_MAX_FRAME (1u << 20) /* larger frames are rejected as oversize */
+
+/* What a frame turned out to be. */
+enum tr_msg_kind {
+	TR_MSG_BAD = 0,       /* rejected: see tr_msg.bad and tr_msg.why */
+	TR_MSG_TRADE = 1,     /* "trade" (spot or futures) */
+	TR_MSG_AGGTRADE = 2,  /* "aggTrade" */
+	TR_MSG_QUOTE = 3,     /* "bookTicker" (spot has no "e", futures has) */
+	TR_MSG_REPLY = 4,     /* {"result":...,"id":N}: answer to SUBSCRIBE etc. */
+	TR_MSG_IGNORED = 5    /* valid, known and deliberately unused (depth, markPrice,
+			       * kline, REST snapshot); counted, not an error */
+};
+
+/* Why a frame was rejected; index of the superblock counter family. */
+enum tr_bad {
+	TR_BAD_NONE = 0,
+	TR_BAD_JSON = 1,           /* not JSON, truncated, trailing junk */
+	TR_BAD_TYPE = 2,           /* a field has the wrong JSON type */
+	TR_BAD_MISSING = 3,        /* a required field is absent */
+	TR_BAD_VALUE = 4,          /* not a decimal, zero or negative price, ... */
+	TR_BAD_OVERFLOW = 5,       /* a number does not fit int64 at 1e-8 / uint64 */
+	TR_BAD_UNKNOWN_STREAM = 6, /* a stream or event type we do not handle */
+	TR_BAD_OVERSIZE = 7        /* longer than TR_PARSE_MAX_FRAME */
+};
+
+struct tr_msg_trade {
+	int64_t price, qty;   /* x 1e-8, price > 0, qty > 0 */
+	uint64_t trade_id;    /* "t", or "a" for aggTrade */
+	uint64_t first_id;    /* aggTrade "f" (else = trade_id) */
+	uint64_t last_id;     /* aggTrade "l" (else = trade_id) */
+	int64_t ts_trade;     /* "T", ns */
+	int64_t ts_event;     /* "E", ns (0 if absent) */
+	uint8_t side;         /* enum tr_side aggressor: Binance "m" true (buyer is maker) = sell */
+	uint8_t nonmarket;    /* futures "X" present and not "MARKET" */
+};
+
+struct tr_msg_quote {
+	int64_t bid_px, bid_qty, ask_px, ask_qty; /* x 1e-8; qty may be 0, px >= 0 */
+	uint64_t update_id; /* "u" */
+	int64_t ts_event;   /* futures "E" (or "T"), ns; 0 for spot */
+};
+
+struct tr_msg {
+	enum tr_msg_kind kind;
+	enum tr_bad bad;      /* TR_BAD_NONE unless kind == TR_MSG_BAD */
+	const char *why;      /* static text naming the field and problem, for logs */
+	char symbol[32];      /* "s", upper case as sent, NUL-terminated */
+	char stream[64];      /* combined-stream name if enveloped ("btcusdt@trade"), else "" */
+	char venue[16];       /* gateway records only: "venue", else "" */
+	union {
+		struct tr_msg_trade trade;
+		struct tr_msg_quote quote;
+		struct {
+			int64_t id;       /* request id echoed */
+			int is_error;     /* {"error":{...}} reply */
+		} reply;
+	} u;
+};
+
+struct tr_parser;
+
+/* Create / free a parser (holds simdjson's reusable buffers). NULL on OOM. */
+struct tr_parser *tr_parser_new(void);
+void tr_parser_free(struct tr_parser *p);
+
+/* Parse one Binance (spot or USD-M futures) WebSocket frame: a combined
+ * stream envelope {"stream":"<sym>@<kind>","data":{...}} or a raw /ws payload
+ * {...}, or a reply {"result":null,"id":1}. buf must have len +
+ * TR_PARSE_PADDING bytes allocated. Returns out->kind (never negative); on
+ * TR_MSG_BAD, out->bad and out->why say why. */
+enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
+				  struct tr_msg *out);
+
+/* Parse one gateway NDJSON line (no newline): the user's own trades and
+ * quotes, in the README's JSON record schema subset:
+ *   {"type":"trade","venue":"v","symbol":"S","price":"1.5","qty":"2",
+ *    "trade_id":7,"ts_event":<ns>,"side":"buy"|"sell"|"unknown"}
+ *   {"type":"quote","venue":"v","symbol":"S","bid_px":"1","bid_qty":"2",
+ *    "ask_px":"1.1","ask_qty":"3","ts_event":<ns>}
+ * Prices and quantities are decimal strings (JSON numbers are accepted too,
+ * parsed from their digits); unknown members are ignored. Trades fill
+ * u.trade, quotes u.quote; a missing ts_event is 0 (the engine uses receive
+ * time). Same buffer rule. */
+enum tr_msg_kind tr_parse_gateway(struct tr_parser *p, const char *buf, size_t len,
+				  struct tr_msg *out);
+
+/* Name of a tr_bad reason ("bad_json", ...), matching the counter names. */
+const char *tr_bad_name(enum tr_bad bad);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
