@@ -12,6 +12,9 @@
  * the frame except into *out.
  *
  * Threading: a tr_parser is used by one thread at a time.
+ *
+ * Rules and decisions (dispatch order, duplicate keys rejected, strings vs
+ * numbers, what is validated in ignored frames) are in docs/parsing.md.
  */
 #ifndef TR_PARSE_H
 #define TR_PARSE_H
@@ -77,7 +80,7 @@ struct tr_msg {
 		struct tr_msg_trade trade;
 		struct tr_msg_quote quote;
 		struct {
-			int64_t id;       /* request id echoed */
+			int64_t id;       /* request id echoed; -1 if the venue sent null */
 			int is_error;     /* {"error":{...}} reply */
 		} reply;
 	} u;
@@ -93,7 +96,8 @@ void tr_parser_free(struct tr_parser *p);
  * stream envelope {"stream":"<sym>@<kind>","data":{...}} or a raw /ws payload
  * {...}, or a reply {"result":null,"id":1}. buf must have len +
  * TR_PARSE_PADDING bytes allocated. Returns out->kind (never negative); on
- * TR_MSG_BAD, out->bad and out->why say why. */
+ * TR_MSG_BAD, out->bad and out->why say why, and the rest of *out is not a
+ * record (symbol and stream may hold what was read before the failure). */
 enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
 				  struct tr_msg *out);
 

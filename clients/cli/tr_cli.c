@@ -25,6 +25,8 @@ static const char usage[] =
     "commands:\n"
     "  tail    print trades, quotes, candles or events as they arrive\n"
     "  stat    show the region, its rings and counters, and whether the engine is alive\n"
+    "  top     live view: last price, change, volume, trades/s, spread and lag per symbol\n"
+    "  replay  replay capture files into a region\n"
     "\n"
     "options:\n"
     "  -i, --instance NAME  region instance (default $TICKRING_INSTANCE or \"default\");\n"
@@ -114,6 +116,10 @@ int main(int argc, char **argv)
 		return tr_cli_tail(argc, argv, instance);
 	if (!strcmp(cmd, "stat"))
 		return tr_cli_stat(argc, argv, instance);
+	if (!strcmp(cmd, "top"))
+		return tr_cli_top(argc, argv, instance);
+	if (!strcmp(cmd, "replay"))
+		return tr_cli_replay(argc, argv, instance);
 	if (!strcmp(cmd, "help")) {
 		fputs(usage, stdout);
 		return 0;
