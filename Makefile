@@ -162,8 +162,14 @@ $(UNIT): $(call obj,$(TEST_SRC)) $(ENGINEA) $(WRITERA) $(LIBA)
 # suite (where it has something to say); ASan+UBSan runs everything again and
 # ends the run with Criterion's synthesis line.
 JOBS = -j2
+FUZZ_SMOKE_RUNS = 200000
 test: all
 	tests/run.sh $(BUILD)
+	$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@mkdir -p build-fuzz/corpus
+	$(FUZZ_BIN) -runs=$(FUZZ_SMOKE_RUNS) -max_len=65536 build-fuzz/corpus tests/fuzz/seeds \
+		2>build-fuzz/smoke.log || { tail -40 build-fuzz/smoke.log; exit 1; }
+	@grep -h "Done" build-fuzz/smoke.log
 	$(MAKE) --no-print-directory $(JOBS) SANITIZER=thread build-thread/tests/tsan-ring
 	TSAN_OPTIONS="halt_on_error=1" build-thread/tests/tsan-ring ring_threads
 	$(MAKE) --no-print-directory $(JOBS) SANITIZER=address all
