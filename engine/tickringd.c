@@ -29,6 +29,7 @@
 #include "tr_err.h"
 #include "tr_feed.h"
 #include "tr_gateway.h"
+#include "tr_log.h"
 #include "tr_replay.h"
 #include "tr_uring.h"
 #include "tr_writer.h"
@@ -94,12 +95,12 @@ static void reload(void)
 	struct tr_config c;
 
 	if (!g.cfg.config_path[0]) {
-		fprintf(stderr, "tickringd: SIGHUP: no config file to reload\n");
+		tr_log(TR_LOG_WARN, "SIGHUP: no config file to reload");
 		return;
 	}
 	tr_config_default(&c);
 	if (tr_config_load(&c, g.cfg.config_path) < 0) {
-		fprintf(stderr, "tickringd: SIGHUP: %s (keeping the old symbols)\n", tr_errmsg());
+		tr_log(TR_LOG_WARN, "SIGHUP: %s (keeping the old symbols)", tr_errmsg());
 		return;
 	}
 	for (unsigned f = 0; f < g.cfg.nfeeds; f++)
@@ -126,13 +127,13 @@ static int run_live(void)
 	info.fd_limit_per_thread = 1024;
 	ctx = lws_create_context(&info);
 	if (!ctx) {
-		fprintf(stderr, "tickringd: cannot create the libwebsockets context\n");
+		tr_log(TR_LOG_ERROR, "cannot create the libwebsockets context");
 		return 1;
 	}
 	struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
 	lws_sock_file_fd_type fd = {.filefd = g.u.efd};
 	if (!vh || !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "tr-uring", NULL)) {
-		fprintf(stderr, "tickringd: cannot adopt the io_uring eventfd\n");
+		tr_log(TR_LOG_ERROR, "cannot adopt the io_uring eventfd");
 		lws_context_destroy(ctx);
 		return 1;
 	}
@@ -143,17 +144,17 @@ static int run_live(void)
 		gc.tcp = g.cfg.gateway_tcp[0] ? g.cfg.gateway_tcp : NULL;
 		gc.unix_path = g.cfg.gateway_unix[0] ? g.cfg.gateway_unix : NULL;
 		if ((rc = tr_gateway_open(&g.gw, &g.u, &gc, on_gateway, NULL)) < 0) {
-			fprintf(stderr, "tickringd: gateway: %s\n", tr_errmsg());
+			tr_log(TR_LOG_ERROR, "gateway: %s", tr_errmsg());
 			lws_context_destroy(ctx);
 			return 1;
 		}
 		if (gc.tcp)
-			fprintf(stderr, "tickringd: gateway listening on tcp port %u\n",
+			tr_log(TR_LOG_INFO, "gateway listening on tcp port %u",
 				tr_gateway_tcp_port(g.gw));
 	}
 	for (unsigned f = 0; f < g.cfg.nfeeds; f++)
 		if (tr_feed_start(&g.feeds[f], ctx, g.e, &g.cfg, f) < 0) {
-			fprintf(stderr, "tickringd: feed %s: %s\n", g.cfg.feeds[f].url, tr_errmsg());
+			tr_log(TR_LOG_ERROR, "feed %s: %s", g.cfg.feeds[f].url, tr_errmsg());
 			stop_flag = 1;
 		}
 	lws_sul_schedule(ctx, 0, &g.sul_tick, on_tick, 100000);
@@ -187,10 +188,11 @@ int main(int argc, char **argv)
 
 	tr_config_default(&g.cfg);
 	rc = tr_config_args(&g.cfg, argc, argv);
+	tr_log_setup(g.cfg.log_json, g.cfg.log_level);
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || tr_config_check(&g.cfg) < 0) {
-		fprintf(stderr, "tickringd: %s\n", tr_errmsg());
+		tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
 		return 2;
 	}
 	memset(&sa, 0, sizeof sa);
@@ -203,24 +205,24 @@ int main(int argc, char **argv)
 	srand((unsigned)(tr_now_ns() ^ getpid()));
 
 	if ((rc = tr_uring_init(&g.u, 512)) < 0) {
-		fprintf(stderr, "tickringd: io_uring: %s\n", strerror(-rc));
+		tr_log(TR_LOG_ERROR, "io_uring: %s", strerror(-rc));
 		return 1;
 	}
 	if (tr_engine_open(&g.e, &g.cfg, &g.u) < 0) {
-		fprintf(stderr, "tickringd: %s\n", tr_errmsg());
+		tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
 		tr_uring_exit(&g.u);
 		return 1;
 	}
-	fprintf(stderr, "tickringd: instance %s, epoch %llu\n", g.cfg.instance,
+	tr_log(TR_LOG_INFO, "instance %s, epoch %llu", g.cfg.instance,
 		(unsigned long long)tr_engine_writer(g.e)->sb->epoch);
 	if (g.cfg.nreplay) {
 		struct tr_replay_stats st;
 
 		rc = tr_replay_run(g.e, &g.u, &g.cfg, &stop_flag, &st) < 0;
 		if (rc)
-			fprintf(stderr, "tickringd: %s\n", tr_errmsg());
-		fprintf(stderr,
-			"tickringd: replayed %llu frames into %llu records in %.2f s (%llu bad lines)\n",
+			tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
+		tr_log(TR_LOG_INFO,
+			"replayed %llu frames into %llu records in %.2f s (%llu bad lines)",
 			(unsigned long long)st.frames, (unsigned long long)st.records, st.seconds,
 			(unsigned long long)st.bad_lines);
 	} else {
@@ -228,6 +230,6 @@ int main(int argc, char **argv)
 	}
 	tr_engine_close(g.e);
 	tr_uring_exit(&g.u);
-	fprintf(stderr, "tickringd: stopped\n");
+	tr_log(TR_LOG_INFO, "stopped");
 	return rc;
 }

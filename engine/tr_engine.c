@@ -16,6 +16,7 @@
 #include "tr_engine.h"
 
 #include "tr_err.h"
+#include "tr_log.h"
 #include "tr_journal.h"
 #include "tr_capture.h"
 #include "tr_parse.h"
@@ -250,7 +251,7 @@ static void publish(struct tr_engine *e, unsigned kind, void *rec)
 	tr_writer_publish(e->w, kind, rec);
 	if (e->journal && tr_journal_append(e->journal, kind, rec) < 0 &&
 	    !e->journal_failed_reported) {
-		fprintf(stderr, "tickringd: journal: %s\n", tr_errmsg());
+		tr_log(TR_LOG_ERROR, "journal: %s", tr_journal_last_error(e->journal));
 		e->journal_failed_reported = true;
 	}
 }

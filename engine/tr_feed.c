@@ -12,6 +12,7 @@
 #include "tr_feed.h"
 
 #include "tr_err.h"
+#include "tr_log.h"
 #include "tr_parse.h"
 #include "tr_writer.h"
 
@@ -86,13 +87,13 @@ static int64_t now_ns(void)
 static void feed_log(struct tr_feed *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void feed_log(struct tr_feed *f, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "tickringd: feed %s: ", f->venue);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	tr_log(TR_LOG_INFO, "feed %s: %s", f->venue, msg);
 }
 
 static int parse_url(struct tr_feed *f, const char *url)

@@ -2,6 +2,8 @@
  * recorded Binance days: every trade exactly once, in order, ids contiguous;
  * the same when exsim keeps dropping the connection; and across a kill -9
  * and restart of tickringd, with the reader keeping its mapping. */
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <zlib.h>
 
 #include "e2e.h"
@@ -263,6 +265,119 @@ Test(e2e, kill_9_and_restart_keeps_readers_and_the_sequence, .timeout = 300)
 	cr_assert_eq(tr_region_epoch(reg), epoch + 1, "the restart bumped the epoch");
 	cr_assert_geq(s.epochs, 1, "the reader was told of the restart");
 	cr_assert_eq(tr_region_liveness(reg, 0), 0, "%s", tr_errmsg());
+	tr_region_close(reg);
+	finish_run(&r);
+}
+
+static uint64_t bad_counters(struct tr_region *reg)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = TR_CTR_BAD_JSON; i <= TR_CTR_UNKNOWN_SYMBOL; i++)
+		n += tr_region_counter(reg, i);
+	return n;
+}
+
+static uint64_t count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	uint64_t n = 0;
+	int ch;
+
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+Test(e2e, malformed_frames_are_counted_dead_lettered_and_gaps_reported, .timeout = 240)
+{
+	struct run r;
+	struct seen s = {0};
+	struct tr_cursor c;
+	char dl[128];
+
+	cr_assert_eq(count_trades(), NTRADES);
+	setup_run(&r, "bad");
+	start_exsim(&r, "max", "--malformed-every", "97");
+	start_engine(&r);
+	struct tr_region *reg = e2e_region(r.inst);
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
+	s.next_id = first_id;
+	s.allow_gaps = true;
+	follow(reg, &c, &s, NTRADES, e2e_now() + 180 * 1000000000ll, NULL, NULL);
+	/* the very last trade may itself have been mangled: wait for quiet */
+	int64_t until = e2e_now() + 2000000000ll;
+	while (e2e_now() < until)
+		follow(reg, &c, &s, NTRADES, until, NULL, NULL);
+	cr_assert_gt(s.id_jumps, 0, "some trade frames were mangled");
+	cr_assert_eq(gap_events_missing(reg), s.id_jumps, "every lost trade is reported");
+	uint64_t bad = bad_counters(reg);
+	cr_assert_geq(bad, 900, "about one frame in 97 of 93k subscribed was bad: %llu",
+		      (unsigned long long)bad);
+	snprintf(dl, sizeof dl, "%s.%llu", r.dl, (unsigned long long)tr_region_epoch(reg));
+	e2e_stop(r.engine, SIGTERM); /* flushes the dead-letter file */
+	r.engine = 0;
+	cr_assert_eq(count_lines(dl), bad, "one dead-letter line per rejected frame");
+	cr_assert_eq(tr_region_liveness(reg, 0), -TR_ESTOPPED, "and it stopped cleanly");
+	tr_region_close(reg);
+	finish_run(&r);
+}
+
+Test(e2e, gateway_lines_become_records, .timeout = 120)
+{
+	struct run r;
+	char sock[100], line[512];
+
+	setup_run(&r, "gw");
+	snprintf(sock, sizeof sock, "%s/gw.sock", r.dir);
+	char *argv[] = {(char *)"tickringd", (char *)"--instance", r.inst,
+			(char *)"--gateway-unix", sock, (char *)"--ring-slots", (char *)"4096",
+			(char *)"--dead-letter", r.dl, NULL};
+	r.engine = e2e_spawn(argv, NULL, r.log);
+	struct tr_region *reg = e2e_region(r.inst);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+	int64_t deadline = e2e_now() + 10000000000ll;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		cr_assert_lt(e2e_now(), deadline, "gateway socket never came up");
+		usleep(20000);
+	}
+	struct tr_cursor c;
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_TAIL, 0);
+	for (int i = 1; i <= 100; i++) {
+		int n = snprintf(line, sizeof line,
+				 "{\"type\":\"trade\",\"venue\":\"myfeed\",\"symbol\":\"ABCUSD\","
+				 "\"price\":\"%d.25\",\"qty\":\"0.5\",\"trade_id\":%d,"
+				 "\"ts_event\":1717000000000000000,\"side\":\"buy\"}\n",
+				 1000 + i, i);
+		cr_assert_eq(write(fd, line, (size_t)n), n);
+		if (i == 50) {
+			static const char bad[] = "{\"type\":\"trade\",\"price\":\"x\"}\n";
+			cr_assert_eq(write(fd, bad, sizeof bad - 1), (ssize_t)sizeof bad - 1);
+		}
+	}
+	struct tr_trade t;
+	int got = 0;
+	deadline = e2e_now() + 20000000000ll;
+	while (got < 100 && e2e_now() < deadline) {
+		if (tr_wait(&c, &t, TR_WAIT_FUTEX, 100000000) != TR_POLL_RECORD)
+			continue;
+		got++;
+		cr_assert_eq(t.trade_id, (uint64_t)got, "trade_id %llu price %lld", (unsigned long long)t.trade_id, (long long)t.price);
+		cr_assert_eq(t.price, (int64_t)(1000 + got) * 100000000 + 25000000);
+		cr_assert_eq(t.qty, 50000000);
+		cr_assert_eq(t.side, TR_SIDE_BUY);
+		cr_assert(t.flags & TR_TRADE_GATEWAY);
+	}
+	cr_assert_eq(got, 100);
+	int sym = tr_symbol_find(reg, "myfeed", "ABCUSD");
+	cr_assert_geq(sym, 0, "venue and symbol registered from the stream");
+	cr_assert_eq(bad_counters(reg), 1, "the bad line was counted");
+	close(fd);
 	tr_region_close(reg);
 	finish_run(&r);
 }
