@@ -17,8 +17,46 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* The common case in one pass: -?digits(.digits)? with at most 11 integer
+ * and 8 fraction digits, as exchanges print prices. Returns 1 when it
+ * handled the text (*out set), 0 to defer to the general parser, which also
+ * produces every error. */
+static int parse_plain(const char *s, size_t len, int64_t *out)
+{
+	const char *p = s, *end = s + len;
+	bool neg = false;
+	uint64_t ip = 0, fp = 0;
+	int nint = 0, nfrac = 0;
+	static const uint64_t pow10[9] = {100000000, 10000000, 1000000, 100000, 10000,
+					  1000,      100,      10,      1};
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	for (; p < end && is_digit(*p); p++, nint++)
+		ip = ip * 10 + (uint64_t)(*p - '0');
+	if (nint == 0 || nint > 11 || (nint > 1 && s[neg] == '0'))
+		return 0;
+	if (p < end) {
+		if (*p != '.')
+			return 0;
+		for (p++; p < end && is_digit(*p) && nfrac < 8; p++, nfrac++)
+			fp = fp * 10 + (uint64_t)(*p - '0');
+		if (p != end || nfrac == 0)
+			return 0; /* more digits, an exponent or junk: the general path */
+	}
+	uint64_t v = ip * 100000000 + fp * pow10[nfrac];
+	if (ip > 92233720368ull || v > (uint64_t)INT64_MAX)
+		return 0; /* near the limit: let the general path decide exactly */
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 1;
+}
+
 int tr_fixed_parse(const char *s, size_t len, int64_t *out)
 {
+	if (len <= 21 && parse_plain(s, len, out))
+		return TR_FIXED_OK;
 	const char *p = s, *end = s + len;
 	const char *ib, *ie, *fb = NULL, *fe = NULL;
 	bool neg = false;
