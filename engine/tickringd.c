@@ -90,6 +90,24 @@ static void on_gateway(void *arg, const struct tr_gateway_ev *ev)
 		tr_writer_counter_add(tr_engine_writer(g.e), TR_CTR_BAD_OVERSIZE, 1);
 }
 
+/* Symbols of venue v no longer configured are marked unsubscribed in the
+ * symbol table (ids stay: a later SIGHUP may bring them back). */
+static void mark_symbols(const struct tr_config *c, unsigned v)
+{
+	struct tr_writer *w = tr_engine_writer(g.e);
+	const struct tr_symbol *tab = (const struct tr_symbol *)(w->base + w->sb->symbols.offset);
+
+	for (uint32_t id = 0; id < w->sb->symbol_count; id++) {
+		bool wanted = false;
+
+		if (tab[id].venue_id != v)
+			continue;
+		for (unsigned i = 0; i < c->nsymbols && !wanted; i++)
+			wanted = !strcmp(tab[id].name, c->symbols[i]);
+		tr_writer_symbol_status(w, id, wanted ? TR_SYM_ACTIVE : TR_SYM_UNSUBSCRIBED);
+	}
+}
+
 static void reload(void)
 {
 	struct tr_config c;
@@ -103,9 +121,16 @@ static void reload(void)
 		tr_log(TR_LOG_WARN, "SIGHUP: %s (keeping the old symbols)", tr_errmsg());
 		return;
 	}
-	for (unsigned f = 0; f < g.cfg.nfeeds; f++)
+	for (unsigned f = 0; f < g.cfg.nfeeds; f++) {
+		int v = tr_engine_venue(g.e, g.cfg.feeds[f].venue);
+
+		for (unsigned i = 0; v >= 0 && i < c.nsymbols; i++)
+			if (tr_engine_symbol(g.e, (unsigned)v, c.symbols[i]) < 0)
+				tr_log(TR_LOG_ERROR, "SIGHUP: %s", tr_errmsg());
+		mark_symbols(&c, (unsigned)v);
 		if (g.feeds[f])
 			tr_feed_resubscribe(g.feeds[f], &c);
+	}
 	memcpy(g.cfg.symbols, c.symbols, sizeof c.symbols);
 	g.cfg.nsymbols = c.nsymbols;
 }

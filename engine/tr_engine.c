@@ -240,6 +240,13 @@ struct tr_writer *tr_engine_writer(struct tr_engine *e)
 	return e->w;
 }
 
+int tr_engine_symbol(struct tr_engine *e, unsigned venue_id, const char *name)
+{
+	struct sym_state *s = sym_get(e, venue_id, name, true);
+
+	return s ? (int)s->id : tr_err(ENOSPC, "cannot register %s: %s", name, tr_errmsg());
+}
+
 int tr_engine_venue(struct tr_engine *e, const char *name)
 {
 	return tr_writer_venue(e->w, name);

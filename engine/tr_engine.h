@@ -69,6 +69,10 @@ void tr_engine_feed_reset(struct tr_engine *e, unsigned venue_id);
 
 struct tr_writer *tr_engine_writer(struct tr_engine *e);
 
+/* Register a symbol of a venue so that its frames are accepted (SIGHUP adds
+ * the new symbols of the config before subscribing them). Id or -errno. */
+int tr_engine_symbol(struct tr_engine *e, unsigned venue_id, const char *name);
+
 /* Record a raw frame in the capture file, if capturing. */
 void tr_engine_capture(struct tr_engine *e, int64_t ts_recv, const char *buf, size_t len);
 

@@ -295,7 +295,7 @@ static void conn_closed(struct conn *c, const char *why)
 {
 	struct tr_feed *f = c->f;
 	bool was_current = c == &f->conns[f->cur] && !c->retiring;
-	bool was_open = c->state == C_OPEN;
+	bool was_open = c->state == C_OPEN || c->state == C_CLOSING;
 
 	c->state = C_IDLE;
 	c->wsi = NULL;

@@ -381,3 +381,139 @@ Test(e2e, gateway_lines_become_records, .timeout = 120)
 	tr_region_close(reg);
 	finish_run(&r);
 }
+
+static uint64_t log_count(const char *log, const char *needle)
+{
+	FILE *f = fopen(log, "r");
+	static char line[4096];
+	uint64_t n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void start_engine_args(struct run *r, const char *a, const char *b, const char *c,
+			      const char *d)
+{
+	char *argv[] = {(char *)"tickringd", (char *)"--instance", r->inst,
+			(char *)"--feed",    r->url,           (char *)"--symbols",
+			(char *)"BTCUSDT",   (char *)"--ring-slots", (char *)"131072",
+			(char *)"--dead-letter", r->dl,        (char *)a,
+			(char *)b,           (char *)c,        (char *)d,
+			NULL};
+	r->engine = e2e_spawn(argv, NULL, r->log);
+}
+
+/* The planned reconnect before the venue's 24 h cut, shortened to 3 s:
+ * the successor opens while the old connection still delivers, both feed
+ * the engine for a while, the duplicates are dropped, nothing is lost. The
+ * venue pings every second and drops us if we do not answer within 2 s. */
+Test(e2e, planned_rollover_overlaps_connections_and_drops_duplicates, .timeout = 240)
+{
+	struct run r;
+	struct seen s = {0};
+	struct tr_cursor c;
+
+	cr_assert_eq(count_trades(), NTRADES);
+	setup_run(&r, "roll");
+	start_exsim(&r, "60", "--ping-interval", "1");
+	start_engine_args(&r, "--max-conn-age-s", "5", "--overlap-ms", "1500");
+	struct tr_region *reg = e2e_region(r.inst);
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
+	s.next_id = first_id;
+	follow(reg, &c, &s, NTRADES, e2e_now() + 200 * 1000000000ll, NULL, NULL);
+	expect_all(&s);
+	expect_quiet(&c);
+	cr_assert_geq(log_count(r.log, "opening its successor"), 1, "a rollover happened");
+	cr_assert_geq(log_count(r.log, "old connection closed after rollover"), 1);
+	cr_assert_gt(tr_region_counter(reg, TR_CTR_DUP_TRADES), 0,
+		     "both connections delivered during the overlap");
+	cr_assert_eq(tr_region_counter(reg, TR_CTR_RECONNECTS), 0,
+		     "no unplanned disconnect: pings were answered");
+	tr_region_close(reg);
+	finish_run(&r);
+}
+
+/* A connection that goes silent (TCP open, nothing arrives) is closed and
+ * reopened after stale-ms. */
+Test(e2e, silent_connection_is_replaced, .timeout = 120)
+{
+	struct run r;
+
+	setup_run(&r, "silent");
+	snprintf(r.url, sizeof r.url, "x"); /* set by start_exsim */
+	char *argv[] = {(char *)"exsim",   (char *)"--port",     (char *)"0",
+			(char *)"--synthetic", (char *)"--symbols", (char *)"BTCUSDT",
+			(char *)"--rate",  (char *)"200",       (char *)"--silent-after",
+			(char *)"2",       (char *)"--stop-pings", NULL};
+	int fd;
+	r.exsim = e2e_spawn(argv, &fd, r.log);
+	r.port = e2e_exsim_port(fd);
+	close(fd);
+	snprintf(r.url, sizeof r.url, "binance ws://127.0.0.1:%d", r.port);
+	start_engine_args(&r, "--stale-ms", "1000", "--ping-interval-s", "60");
+	struct tr_region *reg = e2e_region(r.inst);
+	int64_t deadline = e2e_now() + 60 * 1000000000ll;
+	while (tr_region_counter(reg, TR_CTR_RECONNECTS) < 2 && e2e_now() < deadline)
+		usleep(50000);
+	cr_assert_geq(tr_region_counter(reg, TR_CTR_RECONNECTS), 2,
+		      "each silent connection was given up and replaced");
+	cr_assert_geq(log_count(r.log, "nothing received for 1000 ms"), 2);
+	uint64_t before = tr_region_counter(reg, TR_CTR_TRADES);
+	cr_assert_gt(before, 0);
+	tr_region_close(reg);
+	finish_run(&r);
+}
+
+/* SIGHUP re-reads the config's symbols and subscribes the new one. */
+Test(e2e, sighup_subscribes_new_symbols, .timeout = 120)
+{
+	struct run r;
+	char conf[128];
+
+	setup_run(&r, "hup");
+	char *xargv[] = {(char *)"exsim",   (char *)"--port",    (char *)"0",
+			 (char *)"--synthetic", (char *)"--symbols", (char *)"BTCUSDT,ETHUSDT",
+			 (char *)"--rate",  (char *)"400",      NULL};
+	int fd;
+	r.exsim = e2e_spawn(xargv, &fd, r.log);
+	r.port = e2e_exsim_port(fd);
+	close(fd);
+	snprintf(conf, sizeof conf, "%s/tickring.conf", r.dir);
+	FILE *f = fopen(conf, "w");
+	fprintf(f, "instance %s\nfeed binance ws://127.0.0.1:%d\nsymbols BTCUSDT\nring-slots 65536\n"
+		   "dead-letter %s\n", r.inst, r.port, r.dl);
+	fclose(f);
+	char *argv[] = {(char *)"tickringd", (char *)"--config", conf, NULL};
+	r.engine = e2e_spawn(argv, NULL, r.log);
+	struct tr_region *reg = e2e_region(r.inst);
+	int64_t deadline = e2e_now() + 30 * 1000000000ll;
+	while (tr_region_counter(reg, TR_CTR_TRADES) < 50 && e2e_now() < deadline)
+		usleep(20000);
+	cr_assert_eq(tr_symbol_find(reg, NULL, "ETHUSDT"), -ENOENT, "not subscribed yet");
+	f = fopen(conf, "w");
+	fprintf(f, "instance %s\nfeed binance ws://127.0.0.1:%d\nsymbols BTCUSDT,ETHUSDT\n"
+		   "ring-slots 65536\ndead-letter %s\n", r.inst, r.port, r.dl);
+	fclose(f);
+	kill(r.engine, SIGHUP);
+	/* ETHUSDT trades arrive: the symbol appears with a latest trade */
+	struct tr_trade t;
+	int sym = -1;
+	deadline = e2e_now() + 30 * 1000000000ll;
+	while (e2e_now() < deadline) {
+		sym = tr_symbol_find(reg, NULL, "ETHUSDT");
+		if (sym >= 0 && tr_latest_trade(reg, (uint32_t)sym, &t) == 0)
+			break;
+		usleep(20000);
+	}
+	cr_assert_geq(sym, 0, "ETHUSDT was registered after SIGHUP");
+	cr_assert_eq(tr_latest_trade(reg, (uint32_t)sym, &t), 0, "and its trades flow");
+	cr_assert_geq(log_count(r.log, "1 added"), 0);
+	cr_assert_eq(tr_region_counter(reg, TR_CTR_UNKNOWN_SYMBOL), 0);
+	tr_region_close(reg);
+	finish_run(&r);
+}
