@@ -449,8 +449,16 @@ static void row_cells(const struct row *w, int dec, bool human, bool mark, int64
 	if (w->trade_ok) {
 		px(w->trade.price, dec, false, cell[C_LAST]);
 		if (w->trade.ts_event > 0) {
-			ms(now_real - w->trade.ts_event, cell[C_LAG], CELL);
-			ms(w->trade.ts_recv - w->trade.ts_event, cell[C_FEED], CELL);
+			int64_t lag = now_real - w->trade.ts_event;
+			int64_t feed = w->trade.ts_recv - w->trade.ts_event;
+
+			ms(lag, cell[C_LAG], CELL);
+			ms(feed, cell[C_FEED], CELL);
+			/* Replayed old data: milliseconds of years say nothing on screen. */
+			if (human && (lag > 86400000000000ll || lag < -86400000000000ll))
+				snprintf(cell[C_LAG], CELL, "%.0fd", lag / 86400e9);
+			if (human && (feed > 86400000000000ll || feed < -86400000000000ll))
+				snprintf(cell[C_FEED], CELL, "%.0fd", feed / 86400e9);
 		}
 	}
 	if (w->chg_ok)
