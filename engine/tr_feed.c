@@ -316,7 +316,7 @@ static void conn_closed(struct conn *c, const char *why)
 		f->cur = !f->cur;
 		return;
 	}
-	if (was_open) {
+	if (was_open && !f->stopping) {
 		char text[88];
 		snprintf(text, sizeof text, "%.40s:%d %.40s", f->host, f->port, why);
 		tr_engine_event_text(f->e, TR_EV_FEED_DOWN, 1, f->venue_id, text);
