@@ -92,7 +92,8 @@ all: $(LIBA) $(LIBSO) $(WRITERA) $(ENGINEA) $(TICKRINGD) $(EXSIM) $(CLI) $(TOOLS
 # Install missing Debian packages once; re-checked when the list changes.
 $(DEPS_STAMP): tools/install-deps.sh
 	@if command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) && \
-	    command -v python3 >/dev/null; then :; else tools/install-deps.sh; fi
+	    command -v python3 >/dev/null && command -v clang >/dev/null; then :; \
+	else tools/install-deps.sh; fi
 	@touch $@
 deps: $(DEPS_STAMP)
 
