@@ -92,7 +92,8 @@ all: $(LIBA) $(LIBSO) $(WRITERA) $(ENGINEA) $(TICKRINGD) $(EXSIM) $(CLI) $(TOOLS
 # Install missing Debian packages once; re-checked when the list changes.
 $(DEPS_STAMP): tools/install-deps.sh
 	@if command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) && \
-	    command -v python3 >/dev/null && command -v clang >/dev/null; then :; \
+	    command -v python3 >/dev/null && command -v clang >/dev/null && \
+	    dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then :; \
 	else tools/install-deps.sh; fi
 	@touch $@
 deps: $(DEPS_STAMP)
