@@ -64,6 +64,8 @@ static void usage(FILE *f)
 	      "  --burst K               synthetic sweeps of K trades at one instant\n"
 	      "  --burst-prob P          chance an arrival is a sweep (default 0.01)\n"
 	      "  --seed N                synthetic market seed\n"
+	      "  --stamp-price           synthetic trades: the price is the wall-clock ns\n"
+	      "                          when the frame is made, as 8 decimals (benchmarks)\n"
 	      "pacing:\n"
 	      "  --speed X|max           1 = recorded pace, X = X times faster, max = as fast\n"
 	      "                          as the slowest subscribed client reads (default 1)\n"
@@ -129,6 +131,7 @@ enum {
 	O_MSGLIMIT,
 	O_MAXSTREAMS,
 	O_PROGRESS,
+	O_STAMP_PRICE,
 	O_HELP,
 };
 
@@ -164,6 +167,7 @@ static const struct option opts[] = {
     {"msg-limit", required_argument, 0, O_MSGLIMIT},
     {"max-streams", required_argument, 0, O_MAXSTREAMS},
     {"progress", required_argument, 0, O_PROGRESS},
+    {"stamp-price", no_argument, 0, O_STAMP_PRICE},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -319,6 +323,9 @@ static int parse_args(struct exsim_config *c, int argc, char **argv)
 			break;
 		case O_PROGRESS:
 			rc = num(name, optarg, 0, 1e6, &c->progress_every);
+			break;
+		case O_STAMP_PRICE:
+			c->stamp_price = true;
 			break;
 		case O_HELP:
 		case 'h':

@@ -39,7 +39,8 @@ struct exsim_config {
 	int burst;	   /* synthetic burst size, 0 = none */
 	double burst_prob; /* chance that an arrival is a burst */
 	uint64_t seed;
-	double speed; /* 0 = as fast as the slowest subscribed client drains */
+	bool stamp_price; /* synthetic trades: price = CLOCK_REALTIME ns when made */
+	double speed;	  /* 0 = as fast as the slowest subscribed client drains */
 	bool start_immediately, loop, exit_at_end, hold;
 	double grace;	   /* seconds between end of data and exit */
 	double drop_every; /* seconds, 0 = never */

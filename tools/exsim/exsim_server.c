@@ -27,6 +27,10 @@
  * silent (--silent-after). A second timer drops every connection abruptly
  * (--drop-every: shutdown(2), no close frame) and rewinds the feed; under
  * --hold, the last subscribed client leaving in any other way rewinds too.
+ * A client that vanished without a close frame may not have read what sat
+ * in the socket buffers, so that rewind first steps back over as many bytes
+ * of its frames as the buffers can hold (our SO_SNDBUF plus the kernel's
+ * largest receive buffer): duplicates, but no gap.
  */
 #define _GNU_SOURCE
 #include "exsim.h"
@@ -57,6 +61,8 @@ struct exsim_client {
 	bool dup_sent;
 	int64_t connected_ns, last_ping_ns, ping_sent_ns;
 	bool ping_due, ping_outstanding, closing, drop, silent, rx_off;
+	bool peer_closed;  /* the client sent a close frame: it read what it wanted */
+	uint64_t inflight; /* bytes socket buffers can hold between us and its reads */
 	int close_code;
 	const char *close_msg;
 	char *reply[MAX_REPLIES];
@@ -75,6 +81,8 @@ struct pss {
 };
 
 static struct exsim *g_ex;
+
+static uint64_t inflight_bytes(struct lws *wsi);
 static lws_sorted_usec_list_t tick_sul, drop_sul;
 
 static bool active(const struct exsim_client *c)
@@ -574,6 +582,7 @@ static void on_established(struct exsim *ex, struct lws *wsi, struct pss *pss)
 	c->id = ++ex->next_client_id;
 	c->connected_ns = c->last_ping_ns = exsim_now();
 	c->cursor = ex->ring.pub;
+	c->inflight = inflight_bytes(wsi);
 	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
 	c->next = ex->clients;
 	if (ex->clients)
@@ -603,6 +612,44 @@ static void on_established(struct exsim *ex, struct lws *wsi, struct pss *pss)
 	}
 }
 
+/* The oldest frame a vanished client may not have read: back from its cursor
+ * over c->inflight bytes of the frames it was sent. */
+static uint64_t unread_from(struct exsim *ex, struct exsim_client *c)
+{
+	struct exsim_ring *r = &ex->ring;
+	uint64_t s = c->cursor < r->pub ? c->cursor : r->pub, bytes = 0;
+
+	while (s > r->lo && bytes < c->inflight) {
+		const struct exsim_frame *f = exsim_at(r, s - 1);
+
+		if (subscribed(c, f->stream))
+			bytes += c->combined ? f->len : f->data_len;
+		s--;
+	}
+	return s;
+}
+
+/* Socket buffer room between our writes and the peer's reads. */
+static uint64_t inflight_bytes(struct lws *wsi)
+{
+	static long rmem_max;
+	int sndbuf = 0;
+	socklen_t sl = sizeof sndbuf;
+
+	if (!rmem_max) {
+		FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
+		long a, b, m;
+
+		rmem_max = 6 << 20; /* Linux's default maximum */
+		if (f && fscanf(f, "%ld %ld %ld", &a, &b, &m) == 3 && m > 0)
+			rmem_max = m;
+		if (f)
+			fclose(f);
+	}
+	getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl);
+	return (uint64_t)rmem_max + (uint64_t)(sndbuf > 0 ? sndbuf : 4 << 20);
+}
+
 static void on_closed(struct exsim *ex, struct exsim_client *c)
 {
 	if (c->prev)
@@ -620,7 +667,7 @@ static void on_closed(struct exsim *ex, struct exsim_client *c)
 	 * not have read, and the replay waits for it. */
 	if (ex->cfg.hold && !ex->exiting && !c->drop && c->nsubs > 0 &&
 	    exsim_server_subscribed(ex) == 0)
-		exsim_feed_rewind(ex, c->cursor);
+		exsim_feed_rewind(ex, c->peer_closed ? c->cursor : unread_from(ex, c));
 	for (int i = 0; i < c->nreply; i++)
 		free(c->reply[i]);
 	free(c->bits);
@@ -653,6 +700,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			pss->c->ping_outstanding = false;
 			over_rate(pss->c);
 		}
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (pss && pss->c)
+			pss->c->peer_closed = true;
 		break;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (pss && pss->c)

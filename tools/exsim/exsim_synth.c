@@ -13,6 +13,12 @@
  * the frame is taken, so latency measured against them is real.
  *
  * The market is deterministic given --seed (timestamps aside).
+ *
+ * --stamp-price (for end-to-end latency benchmarks): a trade's price is the
+ * CLOCK_REALTIME ns at which the frame is made, written with 8 decimals, so
+ * the consumer's int64 price mantissa is that instant exactly. The frame is
+ * made when it is due and published at once (no --delay-ms), so the stamp
+ * precedes the lws_write by exsim's own queueing, which the figure includes.
  */
 #define _GNU_SOURCE
 #include "exsim.h"
@@ -40,6 +46,7 @@ struct synth {
 	double rate, burst_prob;
 	int burst, burst_left, burst_sym;
 	bool burst_maker; /* a sweep hits one side */
+	bool stamp;	  /* --stamp-price */
 	uint64_t rng;
 	int64_t next_ts;
 	char data[512];
@@ -122,7 +129,8 @@ static int synth_take(struct exsim_source *s, struct exsim_frame *f)
 			walk(g, y);
 		if (y->px < 100 * y->tick)
 			y->px = 100 * y->tick;
-		fmt_dec(p, sizeof p, y->px);
+		fmt_dec(p, sizeof p,
+			g->stamp ? (int64_t)now.tv_sec * 1000000000 + now.tv_nsec : y->px);
 		fmt_dec(q, sizeof q, (int64_t)(1 + rnd(g) % 50000) * 1000);
 		len = snprintf(g->data, sizeof g->data,
 			       "{\"e\":\"trade\",\"E\":%lld,\"s\":\"%s\",\"t\":%llu,\"p\":\"%s\","
@@ -222,6 +230,7 @@ int exsim_synth_open(struct exsim_source **out, const struct exsim_config *cfg)
 	g->burst = cfg->burst;
 	g->burst_prob = cfg->burst_prob;
 	g->burst_sym = -1;
+	g->stamp = cfg->stamp_price;
 	g->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ull;
 	g->next_ts = 0;
 	gap(g);
