@@ -213,7 +213,8 @@ fuzz: $(FUZZ_BIN)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus tests/fuzz/seeds
 
 check-format:
-	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] tests/*.c tools/*.c bench/*.c
+	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] engine/*.[ch] tests/*.c tools/*.c \
+		tools/exsim/*.[ch] bench/*.c
 
 clean:
 	rm -rf build build-address build-undefined build-thread build-fuzz $(DEPS_STAMP)
