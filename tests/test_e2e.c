@@ -48,7 +48,15 @@ struct run {
 	int port;
 };
 
+static void start_exsim4(struct run *r, const char *speed, const char *e1, const char *e2,
+			 const char *e3, const char *e4);
 static void start_exsim(struct run *r, const char *speed, const char *extra1, const char *extra2)
+{
+	start_exsim4(r, speed, extra1, extra2, NULL, NULL);
+}
+
+static void start_exsim4(struct run *r, const char *speed, const char *extra1, const char *extra2,
+			 const char *e3, const char *e4)
 {
 	char d1[600], d2[600];
 
@@ -56,9 +64,11 @@ static void start_exsim(struct run *r, const char *speed, const char *extra1, co
 	snprintf(d2, sizeof d2, "%s/%s", e2e_data(), DAY2);
 	char *argv[] = {(char *)"exsim", (char *)"--port", (char *)"0", (char *)"--speed",
 			(char *)speed,   (char *)"--replay", d1,   d2,
-			(char *)extra1,  (char *)extra2,  NULL};
+			(char *)extra1,  (char *)extra2,  (char *)e3, (char *)e4, NULL};
 	if (!extra1)
 		argv[8] = NULL;
+	else if (!e3)
+		argv[10] = NULL;
 	int fd;
 	r->exsim = e2e_spawn(argv, &fd, r->log);
 	r->port = e2e_exsim_port(fd);
@@ -420,7 +430,9 @@ Test(e2e, planned_rollover_overlaps_connections_and_drops_duplicates, .timeout =
 
 	cr_assert_eq(count_trades(), NTRADES);
 	setup_run(&r, "roll");
-	start_exsim(&r, "60", "--ping-interval", "1");
+	/* pings every second; a connection that does not answer within 2 s is
+	 * dropped by exsim (it would count as a reconnect, asserted 0 below) */
+	start_exsim4(&r, "60", "--ping-interval", "1", "--pong-timeout", "2");
 	start_engine_args(&r, "--max-conn-age-s", "5", "--overlap-ms", "1500");
 	struct tr_region *reg = e2e_region(r.inst);
 	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
@@ -514,6 +526,72 @@ Test(e2e, sighup_subscribes_new_symbols, .timeout = 120)
 	cr_assert_eq(tr_latest_trade(reg, (uint32_t)sym, &t), 0, "and its trades flow");
 	cr_assert_geq(log_count(r.log, "1 added"), 0);
 	cr_assert_eq(tr_region_counter(reg, TR_CTR_UNKNOWN_SYMBOL), 0);
+	tr_region_close(reg);
+	finish_run(&r);
+}
+
+static int wait_exit(pid_t pid, int secs)
+{
+	int st = 0;
+	int64_t deadline = e2e_now() + (int64_t)secs * 1000000000;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (e2e_now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* tickringd --replay, then `tickring replay` into a fresh region: the
+ * second run continues the sequence from the journal the first one wrote. */
+Test(e2e, replay_files_and_continue_the_sequence_from_the_journal, .timeout = 180)
+{
+	struct run r;
+	char d1[600], d2[600];
+
+	cr_assert_eq(count_trades(), NTRADES);
+	setup_run(&r, "replay");
+	snprintf(d1, sizeof d1, "%s/%s", e2e_data(), DAY1);
+	snprintf(d2, sizeof d2, "%s/%s", e2e_data(), DAY2);
+	char *argv[] = {(char *)"tickringd", (char *)"--instance", r.inst,
+			(char *)"--ring-slots", (char *)"131072", (char *)"--journal-dir", r.jdir,
+			(char *)"--dead-letter", r.dl, (char *)"--replay", d1, d2, NULL};
+	cr_assert_eq(wait_exit(e2e_spawn(argv, NULL, r.log), 120), 0, "tickringd --replay failed");
+
+	struct tr_region *reg;
+	cr_assert_eq(tr_region_open(&reg, r.inst, TR_OPEN_ANY_STATE), 0, "%s", tr_errmsg());
+	cr_assert_eq(tr_region_head(reg, TR_KIND_TRADE), NTRADES);
+	cr_assert_eq(tr_region_head(reg, TR_KIND_QUOTE), 28040 + 45134);
+	struct tr_cursor c;
+	struct tr_trade t;
+	uint64_t id = first_id, n = 0;
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
+	while (tr_poll(&c, &t) == TR_POLL_RECORD) {
+		cr_assert_eq(t.trade_id, id++);
+		cr_assert(t.flags & TR_TRADE_REPLAY);
+		n++;
+	}
+	cr_assert_eq(n, NTRADES);
+	tr_region_close(reg);
+
+	/* the region is lost (a reboot), the journal is not */
+	tr_writer_unlink(NULL, r.inst);
+	char *cli[] = {(char *)"tickring", (char *)"--instance", r.inst, (char *)"replay",
+		       (char *)"--speed", (char *)"1000", (char *)"--journal-dir", r.jdir,
+		       (char *)"--ring-slots", (char *)"131072", (char *)"--dead-letter", r.dl,
+		       d1, NULL};
+	cr_assert_eq(wait_exit(e2e_spawn(cli, NULL, r.log), 120), 0, "tickring replay failed");
+	cr_assert_eq(tr_region_open(&reg, r.inst, TR_OPEN_ANY_STATE), 0, "%s", tr_errmsg());
+	cr_assert_eq(tr_region_head(reg, TR_KIND_TRADE), NTRADES + 9757,
+		     "the trade sequence continued after the journal's last record");
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, NTRADES + 1);
+	cr_assert_eq(tr_poll(&c, &t), TR_POLL_RECORD);
+	cr_assert_eq(t.seq, NTRADES + 1);
+	cr_assert_eq(t.trade_id, first_id, "day 1 again, first trade");
 	tr_region_close(reg);
 	finish_run(&r);
 }
