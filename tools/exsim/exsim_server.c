@@ -492,7 +492,11 @@ static int on_writeable(struct exsim_client *c)
 		if (!c->ping_outstanding) /* the timeout runs from the oldest unanswered ping */
 			c->ping_sent_ns = c->last_ping_ns;
 		c->ping_outstanding = true;
-		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		/* A payload, as Binance sends: lws (4.1) does not report the
+		 * answer to an empty ping as RECEIVE_PONG, so an empty ping
+		 * would look unanswered. */
+		memcpy(ping + LWS_PRE, &c->last_ping_ns, 8);
+		if (lws_write(c->wsi, ping + LWS_PRE, 8, LWS_WRITE_PING) < 0)
 			return -1;
 		if (lws_send_pipe_choked(c->wsi)) {
 			lws_callback_on_writable(c->wsi);
