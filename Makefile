@@ -183,10 +183,10 @@ bench: all
 run: all
 	tools/run.sh $(BUILD)
 
-install: $(LIBA) $(LIBSO) $(CLI)
+install: $(LIBA) $(LIBSO) $(CLI) $(TICKRINGD) $(EXSIM) $(BUILD)/tr-synth
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/tickring $(DESTDIR)$(PREFIX)/share/tickring/python
-	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(CLI) $(TICKRINGD) $(EXSIM) $(BUILD)/tr-synth $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtickring.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libtickring.so

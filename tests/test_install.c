@@ -62,6 +62,9 @@ Test(install, installed_library_builds_and_runs_the_example, .timeout = 240, .fi
 	   ">%s/make.log 2>&1",
 	   root, tmp, tmp);
 	exists("/usr/bin/tickring");
+	exists("/usr/bin/tickringd");
+	exists("/usr/bin/exsim");
+	exists("/usr/bin/tr-synth");
 	exists("/usr/lib/libtickring.a");
 	exists("/usr/lib/libtickring.so.1");
 	exists("/usr/lib/libtickring.so");
