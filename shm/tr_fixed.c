@@ -11,10 +11,31 @@
 #include "tr_fixed.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* Eight ASCII digits at p as a number, in a few word operations (the first
+ * digit is the lowest byte of the little-endian word). 0 if any is not a
+ * digit. */
+static int eight_digits(const char *p, uint64_t *out)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	/* every byte in '0'..'9': high nibble 3, and adding 6 does not carry out */
+	if ((v & 0xf0f0f0f0f0f0f0f0ull) != 0x3030303030303030ull ||
+	    ((v + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) != 0x3030303030303030ull)
+		return 0;
+	v -= 0x3030303030303030ull;
+	v = v * 10 + (v >> 8);                                /* pairs: d0d1, d2d3, ... */
+	v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+	     (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >> 32;
+	*out = v;
+	return 1;
 }
 
 /* The common case in one pass: -?digits(.digits)? with at most 11 integer
@@ -41,7 +62,12 @@ static int parse_plain(const char *s, size_t len, int64_t *out)
 	if (p < end) {
 		if (*p != '.')
 			return 0;
-		for (p++; p < end && is_digit(*p) && nfrac < 8; p++, nfrac++)
+		p++;
+		if (end - p == 8 && eight_digits(p, &fp)) {
+			nfrac = 8; /* exchanges print exactly 8 decimals: one step */
+			p = end;
+		}
+		for (; p < end && is_digit(*p) && nfrac < 8; p++, nfrac++)
 			fp = fp * 10 + (uint64_t)(*p - '0');
 		if (p != end || nfrac == 0)
 			return 0; /* more digits, an exponent or junk: the general path */
