@@ -139,3 +139,31 @@ Test(fixed, round_trips_every_pattern)
 		}
 	}
 }
+
+Test(fixed, eight_decimal_prices_as_exchanges_print_them)
+{
+	/* The fast path reads 8 fraction digits as one word: check it against
+	 * the arithmetic for many values, and that a non-digit anywhere in the
+	 * eight still rejects. */
+	char buf[40];
+	uint64_t x = 88172645463325252ull;
+
+	for (int i = 0; i < 300000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		long long ip = (long long)(x % 100000000000ull), fp = (long long)(x / 7 % 100000000);
+		int64_t v = 0;
+		snprintf(buf, sizeof buf, "%s%lld.%08lld", i & 1 ? "-" : "", ip, fp);
+		cr_assert_eq(tr_fixed_parse(buf, strlen(buf), &v), TR_FIXED_OK, "%s", buf);
+		cr_assert_eq(v, (i & 1 ? -1 : 1) * (ip * 100000000 + fp), "%s", buf);
+	}
+	for (int pos = 0; pos < 8; pos++)
+		for (const char *bad = ":/a \x80"; *bad; bad++) {
+			int64_t v = 5;
+			snprintf(buf, sizeof buf, "61837.63000000");
+			buf[6 + pos] = *bad;
+			cr_assert_eq(tr_fixed_parse(buf, strlen(buf), &v), TR_FIXED_JUNK, "%s", buf);
+			cr_assert_eq(v, 5);
+		}
+}
