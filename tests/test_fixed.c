@@ -152,7 +152,7 @@ Test(fixed, eight_decimal_prices_as_exchanges_print_them)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		long long ip = (long long)(x % 100000000000ull), fp = (long long)(x / 7 % 100000000);
+		long long ip = (long long)(x % 92233720368ull), fp = (long long)(x / 7 % 100000000);
 		int64_t v = 0;
 		snprintf(buf, sizeof buf, "%s%lld.%08lld", i & 1 ? "-" : "", ip, fp);
 		cr_assert_eq(tr_fixed_parse(buf, strlen(buf), &v), TR_FIXED_OK, "%s", buf);
