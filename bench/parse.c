@@ -284,12 +284,13 @@ static int tr_bp_write_json(const char *path, const struct tr_bp_machine *m,
 
 static void tr_bp_usage(FILE *f)
 {
-	fprintf(f, "usage: bench-parse [--quick] [--results-dir DIR] [--data DIR] [--cpu N]\n"
-		   "Venue extractors against cJSON on recorded Binance spot frames.\n"
-		   "  --quick            shorter rounds (about 3 s in all)\n"
-		   "  --results-dir DIR  write DIR/parse.json\n"
-		   "  --data DIR         the shared data directory (default $TR_ROOT/../shared/data)\n"
-		   "  --cpu N            pin to CPU N (default: the first allowed)\n");
+	fprintf(f,
+		"usage: bench-parse [--quick] [--results-dir DIR] [--data DIR] [--cpu N]\n"
+		"Venue extractors against cJSON on recorded Binance spot frames.\n"
+		"  --quick            shorter rounds (about 3 s in all)\n"
+		"  --results-dir DIR  write DIR/parse.json\n"
+		"  --data DIR         the shared data directory (default $TR_ROOT/../shared/data)\n"
+		"  --cpu N            pin to CPU N (default: the first allowed)\n");
 }
 
 static void tr_bp_row(const char *name, const struct tr_bp_result *r)
@@ -300,9 +301,9 @@ static void tr_bp_row(const char *name, const struct tr_bp_result *r)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"quick", no_argument, NULL, 'q'},	  {"results-dir", required_argument, NULL, 'r'},
-		{"data", required_argument, NULL, 'd'}, {"cpu", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"quick", no_argument, NULL, 'q'},	    {"results-dir", required_argument, NULL, 'r'},
+	    {"data", required_argument, NULL, 'd'}, {"cpu", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	const char *results = NULL, *root = getenv("TR_ROOT");
 	char data[4096], path[4400];
@@ -312,12 +313,24 @@ int main(int argc, char **argv)
 	snprintf(data, sizeof data, "%s/../shared/data", root ? root : ".");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'q': min_s = 0.05; break;
-		case 'r': results = optarg; break;
-		case 'd': snprintf(data, sizeof data, "%s", optarg); break;
-		case 'c': cpu = atoi(optarg); break;
-		case 'h': tr_bp_usage(stdout); return 0;
-		default: tr_bp_usage(stderr); return 2;
+		case 'q':
+			min_s = 0.05;
+			break;
+		case 'r':
+			results = optarg;
+			break;
+		case 'd':
+			snprintf(data, sizeof data, "%s", optarg);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		case 'h':
+			tr_bp_usage(stdout);
+			return 0;
+		default:
+			tr_bp_usage(stderr);
+			return 2;
 		}
 	}
 	if (access(data, R_OK) != 0 && !root) {
@@ -385,21 +398,22 @@ int main(int argc, char **argv)
 	printf("  %-44s %6.2f x    %s\n", "vs cJSON, enveloped trades (>= 4x)", ratio_env,
 	       ratio_env >= TR_BP_TARGET_RATIO ? "PASS" : "MISS");
 	if (wrong)
-		fprintf(stderr, "bench-parse: frames parsed wrong: %zu/%zu %zu/%zu %zu/%zu %zu/%zu "
-				"%zu/%zu %zu/%zu\n",
-			tr_raw.ok, tr_raw.n, tr_env.ok, tr_env.n, tr_q.ok, tr_q.n, tr_all.ok, tr_all.n,
-			cj_raw.ok, cj_raw.n, cj_env.ok, cj_env.n);
+		fprintf(stderr,
+			"bench-parse: frames parsed wrong: %zu/%zu %zu/%zu %zu/%zu %zu/%zu "
+			"%zu/%zu %zu/%zu\n",
+			tr_raw.ok, tr_raw.n, tr_env.ok, tr_env.n, tr_q.ok, tr_q.n, tr_all.ok,
+			tr_all.n, cj_raw.ok, cj_raw.n, cj_env.ok, cj_env.n);
 
 	const struct tr_bp_metric mt[] = {
-		{"parse_trade_mps", tr_raw.mps},	  {"parse_trade_ns", tr_raw.ns},
-		{"parse_envelope_mps", tr_env.mps},	  {"parse_envelope_ns", tr_env.ns},
-		{"parse_bookticker_mps", tr_q.mps},	  {"parse_bookticker_ns", tr_q.ns},
-		{"parse_all_frames_mps", tr_all.mps},	  {"parse_all_frames_ns", tr_all.ns},
-		{"cjson_trade_mps", cj_raw.mps},	  {"cjson_trade_ns", cj_raw.ns},
-		{"cjson_envelope_mps", cj_env.mps},	  {"cjson_envelope_ns", cj_env.ns},
-		{"ratio_trade_vs_cjson", ratio_raw},	  {"ratio_envelope_vs_cjson", ratio_env},
-		{"frames_trade", (double)trade_raw.n},	  {"frames_bookticker", (double)quote_env.n},
-		{"frames_all", (double)all.n},
+	    {"parse_trade_mps", tr_raw.mps},	   {"parse_trade_ns", tr_raw.ns},
+	    {"parse_envelope_mps", tr_env.mps},	   {"parse_envelope_ns", tr_env.ns},
+	    {"parse_bookticker_mps", tr_q.mps},	   {"parse_bookticker_ns", tr_q.ns},
+	    {"parse_all_frames_mps", tr_all.mps},  {"parse_all_frames_ns", tr_all.ns},
+	    {"cjson_trade_mps", cj_raw.mps},	   {"cjson_trade_ns", cj_raw.ns},
+	    {"cjson_envelope_mps", cj_env.mps},	   {"cjson_envelope_ns", cj_env.ns},
+	    {"ratio_trade_vs_cjson", ratio_raw},   {"ratio_envelope_vs_cjson", ratio_env},
+	    {"frames_trade", (double)trade_raw.n}, {"frames_bookticker", (double)quote_env.n},
+	    {"frames_all", (double)all.n},
 	};
 	if (results) {
 		snprintf(path, sizeof path, "%s/parse.json", results);

@@ -70,9 +70,9 @@ static int uring_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 }
 
 static const struct lws_protocols protocols[] = {
-	{.name = "tr-feed"}, /* filled from tr_feed_protocol at start */
-	{.name = "tr-uring", .callback = uring_callback},
-	{0},
+    {.name = "tr-feed"}, /* filled from tr_feed_protocol at start */
+    {.name = "tr-uring", .callback = uring_callback},
+    {0},
 };
 
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -175,7 +175,7 @@ static int run_live(void)
 		}
 		if (gc.tcp)
 			tr_log(TR_LOG_INFO, "gateway listening on tcp port %u",
-				tr_gateway_tcp_port(g.gw));
+			       tr_gateway_tcp_port(g.gw));
 	}
 	for (unsigned f = 0; f < g.cfg.nfeeds; f++)
 		if (tr_feed_start(&g.feeds[f], ctx, g.e, &g.cfg, f) < 0) {
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tr_log(TR_LOG_INFO, "instance %s, epoch %llu", g.cfg.instance,
-		(unsigned long long)tr_engine_writer(g.e)->sb->epoch);
+	       (unsigned long long)tr_engine_writer(g.e)->sb->epoch);
 	if (g.cfg.nreplay) {
 		struct tr_replay_stats st;
 
@@ -247,9 +247,9 @@ int main(int argc, char **argv)
 		if (rc)
 			tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
 		tr_log(TR_LOG_INFO,
-			"replayed %llu frames into %llu records in %.2f s (%llu bad lines)",
-			(unsigned long long)st.frames, (unsigned long long)st.records, st.seconds,
-			(unsigned long long)st.bad_lines);
+		       "replayed %llu frames into %llu records in %.2f s (%llu bad lines)",
+		       (unsigned long long)st.frames, (unsigned long long)st.records, st.seconds,
+		       (unsigned long long)st.bad_lines);
 	} else {
 		rc = run_live();
 	}

@@ -28,39 +28,42 @@ struct directive {
 #define STR(f) OFF(f), sizeof(((struct tr_config *)0)->f)
 
 static const struct directive table[] = {
-	{"instance", V_STR, STR(instance), 0, 0, "region instance: /dev/shm/tickring.<instance>"},
-	{"shm-dir", V_STR, STR(shm_dir), 0, 0, "directory of the region (default /dev/shm)"},
-	{"ring-slots", V_POW2, OFF(ring_slots), 0, 2, 1ull << 30, "slots in every ring (power of two)"},
-	{"ring-slots-trades", V_POW2, OFF(ring_slots[0]), 0, 2, 1ull << 30, "slots in the trade ring"},
-	{"ring-slots-quotes", V_POW2, OFF(ring_slots[1]), 0, 2, 1ull << 30, "slots in the quote ring"},
-	{"ring-slots-candles", V_POW2, OFF(ring_slots[2]), 0, 2, 1ull << 30, "slots in the candle ring"},
-	{"ring-slots-events", V_POW2, OFF(ring_slots[3]), 0, 2, 1ull << 30, "slots in the event ring"},
-	{"symbol-capacity", V_U32, OFF(symbol_capacity), 0, 1, 1u << 20, "symbol table size"},
-	{"feed", V_FEED, 0, 0, 0, 0, "VENUE URL: a WebSocket feed (binance | binance-usdm); repeatable"},
-	{"symbols", V_SYMBOLS, 0, 0, 0, 0, "comma-separated symbols, e.g. BTCUSDT,ETHUSDT"},
-	{"streams", V_STREAMS, 0, 0, 0, 0, "comma-separated: trade, aggTrade, bookTicker"},
-	{"journal-dir", V_STR, STR(journal_dir), 0, 0, "journal directory (empty: no journal)"},
-	{"journal-segment-records", V_U64, OFF(journal_segment_records), 0, 1024, 1ull << 32,
-	 "records per journal segment"},
-	{"journal-retain-mb", V_U64, OFF(journal_retain_mb), 0, 1, 1ull << 30,
-	 "journal MiB kept per ring"},
-	{"capture", V_STR, STR(capture), 0, 0, "raw capture file of received frames (empty: off)"},
-	{"dead-letter", V_STR, STR(dead_letter), 0, 0, "file for rejected frames"},
-	{"gateway-tcp", V_STR, STR(gateway_tcp), 0, 0, "NDJSON gateway TCP address, e.g. 127.0.0.1:9400"},
-	{"gateway-unix", V_STR, STR(gateway_unix), 0, 0, "NDJSON gateway Unix socket path"},
-	{"verify-tls", V_BOOL, OFF(verify_tls), 0, 0, 0, "verify the feed's TLS certificate (yes)"},
-	{"reconnect-min-ms", V_U32, OFF(reconnect_min_ms), 0, 1, 3600000, "first reconnect delay"},
-	{"reconnect-max-ms", V_U32, OFF(reconnect_max_ms), 0, 1, 3600000, "reconnect delay cap"},
-	{"stale-ms", V_U32, OFF(stale_ms), 0, 100, 3600000, "silent connection timeout"},
-	{"ping-interval-s", V_U32, OFF(ping_interval_s), 0, 1, 3600, "our WebSocket pings"},
-	{"max-conn-age-s", V_U32, OFF(max_conn_age_s), 0, 5, 86400,
-	 "planned overlapping reconnect after this age (venue cuts at 24 h)"},
-	{"overlap-ms", V_U32, OFF(overlap_ms), 0, 0, 600000,
-	 "keep the old connection this long once the new one delivers"},
-	{"replay-speed", V_SPEED, 0, 0, 0, 0, "replay pace: 1 = original, N = N times, max"},
-	{"replay-progress", V_BOOL, OFF(replay_progress), 0, 0, 0, "progress line on a terminal (yes)"},
-	{"log-json", V_BOOL, OFF(log_json), 0, 0, 0, "log one JSON object per line (no)"},
-	{"log-level", V_LOG, 0, 0, 0, 0, "error, warn, info or debug"},
+    {"instance", V_STR, STR(instance), 0, 0, "region instance: /dev/shm/tickring.<instance>"},
+    {"shm-dir", V_STR, STR(shm_dir), 0, 0, "directory of the region (default /dev/shm)"},
+    {"ring-slots", V_POW2, OFF(ring_slots), 0, 2, 1ull << 30, "slots in every ring (power of two)"},
+    {"ring-slots-trades", V_POW2, OFF(ring_slots[0]), 0, 2, 1ull << 30, "slots in the trade ring"},
+    {"ring-slots-quotes", V_POW2, OFF(ring_slots[1]), 0, 2, 1ull << 30, "slots in the quote ring"},
+    {"ring-slots-candles", V_POW2, OFF(ring_slots[2]), 0, 2, 1ull << 30,
+     "slots in the candle ring"},
+    {"ring-slots-events", V_POW2, OFF(ring_slots[3]), 0, 2, 1ull << 30, "slots in the event ring"},
+    {"symbol-capacity", V_U32, OFF(symbol_capacity), 0, 1, 1u << 20, "symbol table size"},
+    {"feed", V_FEED, 0, 0, 0, 0,
+     "VENUE URL: a WebSocket feed (binance | binance-usdm); repeatable"},
+    {"symbols", V_SYMBOLS, 0, 0, 0, 0, "comma-separated symbols, e.g. BTCUSDT,ETHUSDT"},
+    {"streams", V_STREAMS, 0, 0, 0, 0, "comma-separated: trade, aggTrade, bookTicker"},
+    {"journal-dir", V_STR, STR(journal_dir), 0, 0, "journal directory (empty: no journal)"},
+    {"journal-segment-records", V_U64, OFF(journal_segment_records), 0, 1024, 1ull << 32,
+     "records per journal segment"},
+    {"journal-retain-mb", V_U64, OFF(journal_retain_mb), 0, 1, 1ull << 30,
+     "journal MiB kept per ring"},
+    {"capture", V_STR, STR(capture), 0, 0, "raw capture file of received frames (empty: off)"},
+    {"dead-letter", V_STR, STR(dead_letter), 0, 0, "file for rejected frames"},
+    {"gateway-tcp", V_STR, STR(gateway_tcp), 0, 0,
+     "NDJSON gateway TCP address, e.g. 127.0.0.1:9400"},
+    {"gateway-unix", V_STR, STR(gateway_unix), 0, 0, "NDJSON gateway Unix socket path"},
+    {"verify-tls", V_BOOL, OFF(verify_tls), 0, 0, 0, "verify the feed's TLS certificate (yes)"},
+    {"reconnect-min-ms", V_U32, OFF(reconnect_min_ms), 0, 1, 3600000, "first reconnect delay"},
+    {"reconnect-max-ms", V_U32, OFF(reconnect_max_ms), 0, 1, 3600000, "reconnect delay cap"},
+    {"stale-ms", V_U32, OFF(stale_ms), 0, 100, 3600000, "silent connection timeout"},
+    {"ping-interval-s", V_U32, OFF(ping_interval_s), 0, 1, 3600, "our WebSocket pings"},
+    {"max-conn-age-s", V_U32, OFF(max_conn_age_s), 0, 5, 86400,
+     "planned overlapping reconnect after this age (venue cuts at 24 h)"},
+    {"overlap-ms", V_U32, OFF(overlap_ms), 0, 0, 600000,
+     "keep the old connection this long once the new one delivers"},
+    {"replay-speed", V_SPEED, 0, 0, 0, 0, "replay pace: 1 = original, N = N times, max"},
+    {"replay-progress", V_BOOL, OFF(replay_progress), 0, 0, 0, "progress line on a terminal (yes)"},
+    {"log-json", V_BOOL, OFF(log_json), 0, 0, 0, "log one JSON object per line (no)"},
+    {"log-level", V_LOG, 0, 0, 0, 0, "error, warn, info or debug"},
 };
 
 void tr_config_default(struct tr_config *c)
@@ -116,11 +119,13 @@ static int add_symbols(struct tr_config *c, const char *v, const char *where)
 				      TR_NAME_LEN - 1);
 		for (size_t i = 0; i < n; i++) {
 			if (!isalnum((unsigned char)t[i]) && t[i] != '_' && t[i] != '-')
-				return tr_err(EINVAL, "%s: symbols: '%s' has a bad character", where, t);
+				return tr_err(EINVAL, "%s: symbols: '%s' has a bad character",
+					      where, t);
 			t[i] = (char)toupper((unsigned char)t[i]);
 		}
 		if (c->nsymbols == TR_CFG_MAX_SYMBOLS)
-			return tr_err(EINVAL, "%s: symbols: more than %d", where, TR_CFG_MAX_SYMBOLS);
+			return tr_err(EINVAL, "%s: symbols: more than %d", where,
+				      TR_CFG_MAX_SYMBOLS);
 		memcpy(c->symbols[c->nsymbols++], t, n + 1);
 	}
 	if (!c->nsymbols)
@@ -143,7 +148,8 @@ static int set_streams(struct tr_config *c, const char *v, const char *where)
 		else if (!strcmp(t, "bookTicker"))
 			bits |= TR_STREAM_BOOKTICKER;
 		else
-			return tr_err(EINVAL, "%s: streams: '%s' is not trade, aggTrade or bookTicker",
+			return tr_err(EINVAL,
+				      "%s: streams: '%s' is not trade, aggTrade or bookTicker",
 				      where, t);
 	}
 	if (!bits)
@@ -182,20 +188,23 @@ int tr_config_set(struct tr_config *c, const char *name, const char *value, cons
 		if (!strcmp(table[i].name, name))
 			d = &table[i];
 	if (!d)
-		return tr_err(EINVAL, "%s: unknown directive '%s' (see tickringd --help)", where, name);
+		return tr_err(EINVAL, "%s: unknown directive '%s' (see tickringd --help)", where,
+			      name);
 	char *p = (char *)c + d->off;
 	switch (d->type) {
 	case V_STR:
 		if (strlen(value) >= d->size)
-			return tr_err(EINVAL, "%s: %s: value longer than %zu", where, name, d->size - 1);
+			return tr_err(EINVAL, "%s: %s: value longer than %zu", where, name,
+				      d->size - 1);
 		snprintf(p, d->size, "%s", value);
 		return 0;
 	case V_U32:
 	case V_U64:
 	case V_POW2:
 		if (parse_u64(value, &x) < 0 || x < d->min || x > d->max)
-			return tr_err(EINVAL, "%s: %s: '%s' is not a number in %llu..%llu", where, name,
-				      value, (unsigned long long)d->min, (unsigned long long)d->max);
+			return tr_err(EINVAL, "%s: %s: '%s' is not a number in %llu..%llu", where,
+				      name, value, (unsigned long long)d->min,
+				      (unsigned long long)d->max);
 		if (d->type == V_POW2 && (x & (x - 1)))
 			return tr_err(EINVAL, "%s: %s: %llu is not a power of two", where, name,
 				      (unsigned long long)x);
@@ -244,8 +253,8 @@ int tr_config_set(struct tr_config *c, const char *name, const char *value, cons
 				c->log_level = i;
 				return 0;
 			}
-		return tr_err(EINVAL, "%s: log-level: '%s' is not error, warn, info or debug", where,
-			      value);
+		return tr_err(EINVAL, "%s: log-level: '%s' is not error, warn, info or debug",
+			      where, value);
 	}
 	}
 	return tr_err(EINVAL, "%s: %s: unhandled", where, name);
@@ -346,7 +355,8 @@ int tr_config_args(struct tr_config *c, int argc, char **argv)
 int tr_config_check(const struct tr_config *c)
 {
 	if (!c->nreplay && !c->nfeeds && !c->gateway_tcp[0] && !c->gateway_unix[0])
-		return tr_err(EINVAL, "nothing to do: configure a feed, a gateway, or --replay files");
+		return tr_err(EINVAL,
+			      "nothing to do: configure a feed, a gateway, or --replay files");
 	if (c->nfeeds && !c->nsymbols)
 		return tr_err(EINVAL, "feeds need symbols");
 	if (c->reconnect_min_ms > c->reconnect_max_ms)
@@ -360,21 +370,24 @@ const char *tr_config_help(void)
 
 	if (!buf[0]) {
 		size_t n = (size_t)snprintf(
-			buf, sizeof buf,
-			"usage: tickringd [--config FILE] [--DIRECTIVE VALUE]... [--replay FILE...]\n"
-			"\n"
-			"The tickring engine: exchange WebSocket feeds (or capture files with --replay,\n"
-			"or the NDJSON gateway) in; exact records into the shared-memory rings at\n"
-			"/dev/shm/tickring.<instance>, a journal, and an optional raw capture out.\n"
-			"Every directive of the config file (`name value`, # comments) is also a flag.\n"
-			"\n"
-			"directives:\n");
+		    buf, sizeof buf,
+		    "usage: tickringd [--config FILE] [--DIRECTIVE VALUE]... [--replay FILE...]\n"
+		    "\n"
+		    "The tickring engine: exchange WebSocket feeds (or capture files with "
+		    "--replay,\n"
+		    "or the NDJSON gateway) in; exact records into the shared-memory rings at\n"
+		    "/dev/shm/tickring.<instance>, a journal, and an optional raw capture out.\n"
+		    "Every directive of the config file (`name value`, # comments) is also a "
+		    "flag.\n"
+		    "\n"
+		    "directives:\n");
 		for (size_t i = 0; i < sizeof table / sizeof table[0] && n < sizeof buf; i++)
-			n += (size_t)snprintf(buf + n, sizeof buf - n, "  %-24s %s\n", table[i].name,
-					      table[i].help);
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "  %-24s %s\n",
+					      table[i].name, table[i].help);
 		if (n < sizeof buf)
 			snprintf(buf + n, sizeof buf - n,
-				 "\n  --replay FILE...         replay capture files (../shared/data format)\n"
+				 "\n  --replay FILE...         replay capture files "
+				 "(../shared/data format)\n"
 				 "  --config FILE            read directives from FILE first\n"
 				 "  --help                   this text\n");
 	}

@@ -26,36 +26,36 @@ enum tr_stream_bits {
 
 struct tr_feed_cfg {
 	char venue[TR_VENUE_LEN]; /* "binance" (spot) or "binance-usdm" (futures) */
-	char url[256];            /* ws:// or wss:// base, e.g. wss://stream.binance.com:9443 */
+	char url[256];		  /* ws:// or wss:// base, e.g. wss://stream.binance.com:9443 */
 };
 
 struct tr_config {
 	char instance[TR_NAME_LEN];
-	char shm_dir[256];          /* "" = $TICKRING_DIR or /dev/shm */
+	char shm_dir[256]; /* "" = $TICKRING_DIR or /dev/shm */
 	uint64_t ring_slots[TR_NKINDS];
 	uint32_t symbol_capacity;
 	struct tr_feed_cfg feeds[TR_CFG_MAX_FEEDS];
 	unsigned nfeeds;
 	char symbols[TR_CFG_MAX_SYMBOLS][TR_NAME_LEN]; /* upper case */
 	unsigned nsymbols;
-	unsigned streams;           /* TR_STREAM_* */
-	char journal_dir[256];      /* "" = no journal */
+	unsigned streams;      /* TR_STREAM_* */
+	char journal_dir[256]; /* "" = no journal */
 	uint64_t journal_segment_records;
 	uint64_t journal_retain_mb;
-	char capture[256];          /* "" = no raw capture */
-	char dead_letter[256];      /* "" = <instance>.dead-letter in the cwd */
-	char gateway_tcp[64];       /* "" = off, "127.0.0.1:9400" */
-	char gateway_unix[256];     /* "" = off */
-	bool verify_tls;            /* certificate verification (default yes) */
+	char capture[256];	/* "" = no raw capture */
+	char dead_letter[256];	/* "" = <instance>.dead-letter in the cwd */
+	char gateway_tcp[64];	/* "" = off, "127.0.0.1:9400" */
+	char gateway_unix[256]; /* "" = off */
+	bool verify_tls;	/* certificate verification (default yes) */
 	uint32_t reconnect_min_ms, reconnect_max_ms;
-	uint32_t stale_ms;          /* no frame for this long: reconnect */
-	uint32_t ping_interval_s;   /* our pings to the server */
-	uint32_t max_conn_age_s;    /* planned, overlapping reconnect before the venue's 24 h cut */
-	uint32_t overlap_ms;        /* keep the old connection this long after the new one is live */
-	double replay_speed;        /* 0 = as fast as possible */
-	bool replay_progress;       /* progress line on a terminal */
+	uint32_t stale_ms;	  /* no frame for this long: reconnect */
+	uint32_t ping_interval_s; /* our pings to the server */
+	uint32_t max_conn_age_s;  /* planned, overlapping reconnect before the venue's 24 h cut */
+	uint32_t overlap_ms;	  /* keep the old connection this long after the new one is live */
+	double replay_speed;	  /* 0 = as fast as possible */
+	bool replay_progress;	  /* progress line on a terminal */
 	bool log_json;
-	int log_level;              /* 0 error, 1 warn, 2 info, 3 debug */
+	int log_level;			 /* 0 error, 1 warn, 2 info, 3 debug */
 	char *replay[TR_CFG_MAX_REPLAY]; /* files, from --replay */
 	unsigned nreplay;
 	char config_path[256];

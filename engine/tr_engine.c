@@ -15,10 +15,10 @@
 #define _GNU_SOURCE
 #include "tr_engine.h"
 
-#include "tr_err.h"
-#include "tr_log.h"
-#include "tr_journal.h"
 #include "tr_capture.h"
+#include "tr_err.h"
+#include "tr_journal.h"
+#include "tr_log.h"
 #include "tr_parse.h"
 #include "tr_writer.h"
 
@@ -150,7 +150,8 @@ int tr_engine_open(struct tr_engine **out, const struct tr_config *cfg, struct t
 	const struct tr_symbol *tab = (const struct tr_symbol *)(e->w->base + sb->symbols.offset);
 	for (uint32_t i = 0; i < sb->symbol_count; i++) {
 		struct sym_state *s = sym_get(e, tab[i].venue_id, tab[i].name, true);
-		const struct tr_latest *l = (const struct tr_latest *)(e->w->base + sb->latest.offset) + i;
+		const struct tr_latest *l =
+		    (const struct tr_latest *)(e->w->base + sb->latest.offset) + i;
 
 		/* Dedupe survives a restart: the last trade published is in the
 		 * latest table (our own earlier writes; no reader races us here). */
@@ -269,8 +270,8 @@ static void publish_event(struct tr_engine *e, struct tr_event *ev)
 	tr_writer_counter_add(e->w, TR_CTR_EVENTS, 1);
 }
 
-void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity,
-			  unsigned venue_id, const char *text)
+void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity, unsigned venue_id,
+			  const char *text)
 {
 	struct tr_event ev;
 
@@ -304,14 +305,14 @@ static void gap_event(struct tr_engine *e, const struct sym_state *s, uint64_t e
 }
 
 static const unsigned bad_counter[] = {
-	[TR_BAD_NONE] = TR_CTR_BAD_VALUE,
-	[TR_BAD_JSON] = TR_CTR_BAD_JSON,
-	[TR_BAD_TYPE] = TR_CTR_BAD_TYPE,
-	[TR_BAD_MISSING] = TR_CTR_BAD_MISSING,
-	[TR_BAD_VALUE] = TR_CTR_BAD_VALUE,
-	[TR_BAD_OVERFLOW] = TR_CTR_BAD_OVERFLOW,
-	[TR_BAD_UNKNOWN_STREAM] = TR_CTR_BAD_UNKNOWN_STREAM,
-	[TR_BAD_OVERSIZE] = TR_CTR_BAD_OVERSIZE,
+    [TR_BAD_NONE] = TR_CTR_BAD_VALUE,
+    [TR_BAD_JSON] = TR_CTR_BAD_JSON,
+    [TR_BAD_TYPE] = TR_CTR_BAD_TYPE,
+    [TR_BAD_MISSING] = TR_CTR_BAD_MISSING,
+    [TR_BAD_VALUE] = TR_CTR_BAD_VALUE,
+    [TR_BAD_OVERFLOW] = TR_CTR_BAD_OVERFLOW,
+    [TR_BAD_UNKNOWN_STREAM] = TR_CTR_BAD_UNKNOWN_STREAM,
+    [TR_BAD_OVERSIZE] = TR_CTR_BAD_OVERSIZE,
 };
 
 /* Write a frame as one capture line; a newline inside (only a malformed
@@ -448,12 +449,13 @@ static int dispatch(struct tr_engine *e, unsigned venue, enum tr_source src, int
 
 	switch (m->kind) {
 	case TR_MSG_BAD:
-		reject(e, bad_counter[m->bad], venue, m->why ? m->why : tr_bad_name(m->bad), ts_recv,
-		       buf, len);
+		reject(e, bad_counter[m->bad], venue, m->why ? m->why : tr_bad_name(m->bad),
+		       ts_recv, buf, len);
 		return 0;
 	case TR_MSG_REPLY:
 		if (m->u.reply.is_error)
-			tr_engine_event_text(e, TR_EV_FEED_DOWN, 2, venue, "request rejected by venue");
+			tr_engine_event_text(e, TR_EV_FEED_DOWN, 2, venue,
+					     "request rejected by venue");
 		return 0;
 	case TR_MSG_IGNORED:
 		return 0;
@@ -493,8 +495,8 @@ int tr_engine_gateway_line(struct tr_engine *e, int64_t ts_recv, const char *buf
 	if (m.kind != TR_MSG_BAD) {
 		venue = tr_writer_venue(e->w, m.venue);
 		if (venue < 0) {
-			reject(e, TR_CTR_BAD_VALUE, 0, "gateway: bad or too many venues", ts_recv, buf,
-			       len);
+			reject(e, TR_CTR_BAD_VALUE, 0, "gateway: bad or too many venues", ts_recv,
+			       buf, len);
 			return 0;
 		}
 		if (!m.u.trade.ts_trade && (m.kind == TR_MSG_TRADE || m.kind == TR_MSG_AGGTRADE))

@@ -49,8 +49,8 @@ int tr_engine_frame(struct tr_engine *e, unsigned venue_id, enum tr_source src, 
 int tr_engine_gateway_line(struct tr_engine *e, int64_t ts_recv, const char *buf, size_t len);
 
 /* A status event (feed up/down, ...): text is copied, truncated to 87. */
-void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity,
-			  unsigned venue_id, const char *text);
+void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity, unsigned venue_id,
+			  const char *text);
 
 /* Wake blocked readers and hand buffered journal/capture data to io_uring.
  * Call once per batch of frames. */

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define MAX_STREAMS_PER_CONN 1024
-#define URL_STREAMS_MAX 2000  /* bytes of stream names we put in the URL */
+#define URL_STREAMS_MAX 2000   /* bytes of stream names we put in the URL */
 #define MSG_INTERVAL_US 250000 /* at most 4 messages a second (venue allows 5) */
 #define ATTEMPT_WINDOW_NS (300ll * 1000000000)
 #define ATTEMPT_LIMIT 300
@@ -48,10 +48,10 @@ struct conn {
 	int64_t opened_ns, last_rx_ns, last_ping_ns, retire_ns;
 	int64_t first_frag_ns;
 	bool delivered; /* at least one frame received */
-	bool retiring;  /* being replaced: no reconnect when it closes */
+	bool retiring;	/* being replaced: no reconnect when it closes */
 	bool want_ping;
-	bool dropping;  /* current message is oversize: discard to its end */
-	char *buf;      /* reassembly, with TR_PARSE_PADDING spare */
+	bool dropping; /* current message is oversize: discard to its end */
+	char *buf;     /* reassembly, with TR_PARSE_PADDING spare */
 	size_t len, cap;
 	struct msg *out, **out_tail; /* queued text messages */
 	int64_t last_msg_ns;
@@ -180,11 +180,12 @@ static void queue_method(struct tr_feed *f, struct conn *c, const char *method, 
 	char text[200 * 52 + 128];
 
 	while (from < to) {
-		size_t n = (size_t)snprintf(text, sizeof text, "{\"method\":\"%s\",\"params\":[", method);
+		size_t n =
+		    (size_t)snprintf(text, sizeof text, "{\"method\":\"%s\",\"params\":[", method);
 		unsigned i;
 		for (i = from; i < to && i < from + 200; i++)
-			n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%s\"", i > from ? "," : "",
-					      s[i]);
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%s\"",
+					      i > from ? "," : "", s[i]);
 		snprintf(text + n, sizeof text - n, "],\"id\":%llu}",
 			 (unsigned long long)++f->next_id);
 		queue_msg(c, text);
@@ -237,7 +238,8 @@ static int conn_open(struct tr_feed *f, struct conn *c)
 	ci.path = path;
 	ci.ssl_connection = f->tls ? LCCSCF_USE_SSL : 0;
 	if (f->tls && !f->verify)
-		ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+		ci.ssl_connection |=
+		    LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
 	ci.local_protocol_name = tr_feed_protocol.name;
 	ci.userdata = c;
 	ci.pwsi = &c->wsi;
@@ -510,10 +512,10 @@ static int feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 const struct lws_protocols tr_feed_protocol = {
-	.name = "tr-feed",
-	.callback = feed_callback,
-	.per_session_data_size = 0,
-	.rx_buffer_size = 65536,
+    .name = "tr-feed",
+    .callback = feed_callback,
+    .per_session_data_size = 0,
+    .rx_buffer_size = 65536,
 };
 
 int tr_feed_start(struct tr_feed **out, struct lws_context *ctx, struct tr_engine *e,

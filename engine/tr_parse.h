@@ -26,62 +26,62 @@
 extern "C" {
 #endif
 
-#define TR_PARSE_PADDING 64          /* >= SIMDJSON_PADDING */
+#define TR_PARSE_PADDING 64	      /* >= SIMDJSON_PADDING */
 #define TR_PARSE_MAX_FRAME (1u << 20) /* larger frames are rejected as oversize */
 
 /* What a frame turned out to be. */
 enum tr_msg_kind {
-	TR_MSG_BAD = 0,       /* rejected: see tr_msg.bad and tr_msg.why */
-	TR_MSG_TRADE = 1,     /* "trade" (spot or futures) */
-	TR_MSG_AGGTRADE = 2,  /* "aggTrade" */
-	TR_MSG_QUOTE = 3,     /* "bookTicker" (spot has no "e", futures has) */
-	TR_MSG_REPLY = 4,     /* {"result":...,"id":N}: answer to SUBSCRIBE etc. */
-	TR_MSG_IGNORED = 5    /* valid, known and deliberately unused (depth, markPrice,
-			       * kline, REST snapshot); counted, not an error */
+	TR_MSG_BAD = 0,	     /* rejected: see tr_msg.bad and tr_msg.why */
+	TR_MSG_TRADE = 1,    /* "trade" (spot or futures) */
+	TR_MSG_AGGTRADE = 2, /* "aggTrade" */
+	TR_MSG_QUOTE = 3,    /* "bookTicker" (spot has no "e", futures has) */
+	TR_MSG_REPLY = 4,    /* {"result":...,"id":N}: answer to SUBSCRIBE etc. */
+	TR_MSG_IGNORED = 5   /* valid, known and deliberately unused (depth, markPrice,
+			      * kline, REST snapshot); counted, not an error */
 };
 
 /* Why a frame was rejected; index of the superblock counter family. */
 enum tr_bad {
 	TR_BAD_NONE = 0,
-	TR_BAD_JSON = 1,           /* not JSON, truncated, trailing junk */
-	TR_BAD_TYPE = 2,           /* a field has the wrong JSON type */
-	TR_BAD_MISSING = 3,        /* a required field is absent */
-	TR_BAD_VALUE = 4,          /* not a decimal, zero or negative price, ... */
-	TR_BAD_OVERFLOW = 5,       /* a number does not fit int64 at 1e-8 / uint64 */
+	TR_BAD_JSON = 1,	   /* not JSON, truncated, trailing junk */
+	TR_BAD_TYPE = 2,	   /* a field has the wrong JSON type */
+	TR_BAD_MISSING = 3,	   /* a required field is absent */
+	TR_BAD_VALUE = 4,	   /* not a decimal, zero or negative price, ... */
+	TR_BAD_OVERFLOW = 5,	   /* a number does not fit int64 at 1e-8 / uint64 */
 	TR_BAD_UNKNOWN_STREAM = 6, /* a stream or event type we do not handle */
-	TR_BAD_OVERSIZE = 7        /* longer than TR_PARSE_MAX_FRAME */
+	TR_BAD_OVERSIZE = 7	   /* longer than TR_PARSE_MAX_FRAME */
 };
 
 struct tr_msg_trade {
-	int64_t price, qty;   /* x 1e-8, price > 0, qty > 0 */
-	uint64_t trade_id;    /* "t", or "a" for aggTrade */
-	uint64_t first_id;    /* aggTrade "f" (else = trade_id) */
-	uint64_t last_id;     /* aggTrade "l" (else = trade_id) */
-	int64_t ts_trade;     /* "T", ns */
-	int64_t ts_event;     /* "E", ns (0 if absent) */
-	uint8_t side;         /* enum tr_side aggressor: Binance "m" true (buyer is maker) = sell */
-	uint8_t nonmarket;    /* futures "X" present and not "MARKET" */
+	int64_t price, qty; /* x 1e-8, price > 0, qty > 0 */
+	uint64_t trade_id;  /* "t", or "a" for aggTrade */
+	uint64_t first_id;  /* aggTrade "f" (else = trade_id) */
+	uint64_t last_id;   /* aggTrade "l" (else = trade_id) */
+	int64_t ts_trade;   /* "T", ns */
+	int64_t ts_event;   /* "E", ns (0 if absent) */
+	uint8_t side;	    /* enum tr_side aggressor: Binance "m" true (buyer is maker) = sell */
+	uint8_t nonmarket;  /* futures "X" present and not "MARKET" */
 };
 
 struct tr_msg_quote {
 	int64_t bid_px, bid_qty, ask_px, ask_qty; /* x 1e-8; qty may be 0, px >= 0 */
-	uint64_t update_id; /* "u" */
-	int64_t ts_event;   /* futures "E" (or "T"), ns; 0 for spot */
+	uint64_t update_id;			  /* "u" */
+	int64_t ts_event;			  /* futures "E" (or "T"), ns; 0 for spot */
 };
 
 struct tr_msg {
 	enum tr_msg_kind kind;
-	enum tr_bad bad;      /* TR_BAD_NONE unless kind == TR_MSG_BAD */
-	const char *why;      /* static text naming the field and problem, for logs */
-	char symbol[32];      /* "s", upper case as sent, NUL-terminated */
-	char stream[64];      /* combined-stream name if enveloped ("btcusdt@trade"), else "" */
-	char venue[16];       /* gateway records only: "venue", else "" */
+	enum tr_bad bad; /* TR_BAD_NONE unless kind == TR_MSG_BAD */
+	const char *why; /* static text naming the field and problem, for logs */
+	char symbol[32]; /* "s", upper case as sent, NUL-terminated */
+	char stream[64]; /* combined-stream name if enveloped ("btcusdt@trade"), else "" */
+	char venue[16];	 /* gateway records only: "venue", else "" */
 	union {
 		struct tr_msg_trade trade;
 		struct tr_msg_quote quote;
 		struct {
-			int64_t id;       /* request id echoed; -1 if the venue sent null */
-			int is_error;     /* {"error":{...}} reply */
+			int64_t id;   /* request id echoed; -1 if the venue sent null */
+			int is_error; /* {"error":{...}} reply */
 		} reply;
 	} u;
 };

@@ -33,8 +33,8 @@ static int64_t mono_ns(void)
 const char *tr_replay_venue(const char *path)
 {
 	return strstr(path, "usdm") || strstr(path, "fapi") || strstr(path, "futures")
-		       ? "binance-usdm"
-		       : "binance";
+		   ? "binance-usdm"
+		   : "binance";
 }
 
 /* Fetch the next frame of s unless one is waiting. */
@@ -59,7 +59,8 @@ static void progress(const struct tr_replay_stats *st, struct src *srcs, unsigne
 	}
 	double rate = secs > 0 ? st->records / secs : 0;
 	double eta = done > 0.001 ? secs * (1 - done) / done : 0;
-	fprintf(stderr, "\rreplay: %llu frames, %llu records, %.0f records/s, %3.0f%%, ETA %.0f s   %s",
+	fprintf(stderr,
+		"\rreplay: %llu frames, %llu records, %.0f records/s, %3.0f%%, ETA %.0f s   %s",
 		(unsigned long long)st->frames, (unsigned long long)st->records, rate, done * 100,
 		eta, final ? "\n" : "");
 }
@@ -119,7 +120,8 @@ int tr_replay_run(struct tr_engine *e, struct tr_uring *u, const struct tr_confi
 			int64_t now = mono_ns();
 			if (due - now > 200000) {
 				tr_engine_commit(e);
-				struct timespec ts = {0, due - now > 10000000 ? 10000000 : due - now};
+				struct timespec ts = {0,
+						      due - now > 10000000 ? 10000000 : due - now};
 				nanosleep(&ts, NULL);
 				tr_uring_reap(u);
 				continue;

@@ -27,9 +27,9 @@ struct tr_uring_op {
 
 struct tr_uring {
 	struct io_uring ring;
-	int efd;           /* eventfd registered for completions */
-	unsigned pending;  /* sqes prepared but not yet submitted */
-	uint64_t reaped;   /* completions handled, for stats */
+	int efd;	  /* eventfd registered for completions */
+	unsigned pending; /* sqes prepared but not yet submitted */
+	uint64_t reaped;  /* completions handled, for stats */
 };
 
 /* Set up a ring of `entries` submissions and its eventfd. 0 or -errno. */

@@ -68,35 +68,35 @@ enum tr_side { TR_SIDE_UNKNOWN = 0, TR_SIDE_BUY = 1, TR_SIDE_SELL = 2 };
 
 /* tr_trade.flags */
 #define TR_TRADE_NONMARKET (1u << 0) /* not a regular market print (futures X != MARKET) */
-#define TR_TRADE_AGG (1u << 1)       /* from an aggregated-trade stream; trade_count underlying */
+#define TR_TRADE_AGG (1u << 1)	     /* from an aggregated-trade stream; trade_count underlying */
 #define TR_TRADE_OUTLIER (1u << 2)   /* price far outside the recent range */
-#define TR_TRADE_GAP (1u << 3)       /* trade ids are missing right before this one */
+#define TR_TRADE_GAP (1u << 3)	     /* trade ids are missing right before this one */
 #define TR_TRADE_REPLAY (1u << 4)    /* came from a capture replay, not a live feed */
 #define TR_TRADE_GATEWAY (1u << 5)   /* came from the NDJSON gateway */
 
 /* tr_quote.flags */
-#define TR_QUOTE_GAP (1u << 0)    /* update ids are missing right before this one */
+#define TR_QUOTE_GAP (1u << 0)	  /* update ids are missing right before this one */
 #define TR_QUOTE_REPLAY (1u << 1) /* came from a capture replay */
 
 /* tr_candle.flags */
-#define TR_CANDLE_FINAL (1u << 0) /* interval closed; later records are revisions */
-#define TR_CANDLE_GAP (1u << 1)   /* spans a detected data gap or a reconnect */
-#define TR_CANDLE_EMPTY (1u << 2) /* no trade: flat candle carrying the previous close */
+#define TR_CANDLE_FINAL (1u << 0)    /* interval closed; later records are revisions */
+#define TR_CANDLE_GAP (1u << 1)	     /* spans a detected data gap or a reconnect */
+#define TR_CANDLE_EMPTY (1u << 2)    /* no trade: flat candle carrying the previous close */
 #define TR_CANDLE_OVERFLOW (1u << 3) /* a sum saturated at INT64_MAX */
 
 /* A trade print. 64 bytes, one cache line. */
 struct tr_trade {
-	uint64_t seq;         /* ring sequence; 0 while being written in a slot */
-	int64_t ts_event;     /* exchange trade time, ns */
-	int64_t ts_recv;      /* local receive time, ns, CLOCK_REALTIME */
-	int64_t price;        /* x 1e-8 */
-	int64_t qty;          /* x 1e-8 */
-	uint64_t trade_id;    /* venue trade id (aggregate id for TR_TRADE_AGG) */
-	uint32_t symbol_id;   /* index into the symbol table */
-	uint16_t venue_id;    /* index into the venue table */
-	uint8_t side;         /* enum tr_side: aggressor */
+	uint64_t seq;	    /* ring sequence; 0 while being written in a slot */
+	int64_t ts_event;   /* exchange trade time, ns */
+	int64_t ts_recv;    /* local receive time, ns, CLOCK_REALTIME */
+	int64_t price;	    /* x 1e-8 */
+	int64_t qty;	    /* x 1e-8 */
+	uint64_t trade_id;  /* venue trade id (aggregate id for TR_TRADE_AGG) */
+	uint32_t symbol_id; /* index into the symbol table */
+	uint16_t venue_id;  /* index into the venue table */
+	uint8_t side;	    /* enum tr_side: aggressor */
 	uint8_t reserved0;
-	uint32_t flags;       /* TR_TRADE_* */
+	uint32_t flags;	      /* TR_TRADE_* */
 	uint32_t trade_count; /* underlying trades: 1, or last - first + 1 for aggTrade */
 };
 
@@ -124,8 +124,8 @@ struct tr_candle {
 	int64_t high;
 	int64_t low;
 	int64_t close;
-	int64_t volume;           /* base asset, x 1e-8 */
-	int64_t quote_volume;     /* sum price*qty, rounded once, x 1e-8 */
+	int64_t volume;		  /* base asset, x 1e-8 */
+	int64_t quote_volume;	  /* sum price*qty, rounded once, x 1e-8 */
 	int64_t taker_buy_volume; /* base volume of buyer-aggressor trades */
 	int64_t taker_buy_quote_volume;
 	int64_t vwap; /* quote_volume / volume, x 1e-8 */
@@ -136,7 +136,7 @@ struct tr_candle {
 	uint32_t symbol_id;
 	uint32_t interval_s; /* interval length in seconds (1w = 604800) */
 	uint16_t venue_id;
-	uint8_t flags;    /* TR_CANDLE_* */
+	uint8_t flags;	  /* TR_CANDLE_* */
 	uint8_t revision; /* 0 first final record, +1 per late-trade revision (saturates) */
 };
 
@@ -144,10 +144,10 @@ struct tr_candle {
 enum tr_event_type {
 	TR_EV_NONE = 0,
 	TR_EV_ENGINE_START = 1, /* text: version (the epoch is in the superblock) */
-	TR_EV_FEED_UP = 2,      /* text: url */
-	TR_EV_FEED_DOWN = 3,    /* text: reason */
-	TR_EV_GAP = 4,          /* gap: ids missing */
-	TR_EV_STALE = 5,        /* stale: no trade for a while */
+	TR_EV_FEED_UP = 2,	/* text: url */
+	TR_EV_FEED_DOWN = 3,	/* text: reason */
+	TR_EV_GAP = 4,		/* gap: ids missing */
+	TR_EV_STALE = 5,	/* stale: no trade for a while */
 	TR_EV_STALE_CLEARED = 6,
 	TR_EV_VOLUME_SPIKE = 7,
 	TR_EV_PRICE_OUTLIER = 8,
@@ -170,16 +170,16 @@ struct tr_ev_stale {
 };
 
 struct tr_ev_spike {
-	int64_t volume;   /* candle volume, x 1e-8 */
+	int64_t volume;	  /* candle volume, x 1e-8 */
 	int64_t baseline; /* rolling baseline, x 1e-8 */
-	int64_t score;    /* z-score or multiple, x 1e-8 */
+	int64_t score;	  /* z-score or multiple, x 1e-8 */
 	int64_t open_time;
 	uint32_t interval_s;
 	uint32_t reserved;
 };
 
 struct tr_ev_outlier {
-	int64_t price;     /* the trade's price */
+	int64_t price;	   /* the trade's price */
 	int64_t reference; /* robust centre (median) */
 	int64_t deviation; /* |price - reference| / MAD, x 1e-8 */
 	uint64_t trade_id;
@@ -187,7 +187,7 @@ struct tr_ev_outlier {
 
 struct tr_ev_late {
 	uint64_t trade_id;
-	int64_t trade_ts;   /* ns */
+	int64_t trade_ts; /* ns */
 	int64_t lateness_ns;
 	uint32_t interval_s;
 	uint32_t reserved;
@@ -196,9 +196,9 @@ struct tr_ev_late {
 struct tr_ev_alert {
 	uint32_t rule_id;
 	uint32_t rule_kind;
-	int64_t value;     /* observed value, x 1e-8 */
+	int64_t value;	   /* observed value, x 1e-8 */
 	int64_t threshold; /* configured level, x 1e-8 */
-	char text[64];     /* rule name, NUL-terminated */
+	char text[64];	   /* rule name, NUL-terminated */
 };
 
 /* A status or analytics event. 128 bytes. */
@@ -206,7 +206,7 @@ struct tr_event {
 	uint64_t seq;
 	int64_t ts_event; /* ns: when it happened (exchange time where known) */
 	int64_t ts_recv;  /* ns: when the engine noticed */
-	uint16_t type;    /* enum tr_event_type */
+	uint16_t type;	  /* enum tr_event_type */
 	uint8_t severity; /* 0 info, 1 warning, 2 error */
 	uint8_t reserved0;
 	uint32_t symbol_id; /* UINT32_MAX when not about one symbol */
@@ -231,7 +231,7 @@ struct tr_stats24h {
 	int64_t open;
 	int64_t high;
 	int64_t low;
-	int64_t change;     /* last - open */
+	int64_t change;	    /* last - open */
 	int64_t change_pct; /* percent, x 1e-8 */
 	int64_t volume;
 	int64_t quote_volume;
@@ -250,10 +250,10 @@ struct tr_stats24h {
 enum tr_symbol_status { TR_SYM_ACTIVE = 0, TR_SYM_UNSUBSCRIBED = 1, TR_SYM_HALTED = 2 };
 
 struct tr_symbol {
-	uint32_t id;       /* equals its index */
+	uint32_t id; /* equals its index */
 	uint16_t venue_id;
 	uint16_t reserved0;
-	uint32_t status;   /* enum tr_symbol_status; relaxed atomic */
+	uint32_t status; /* enum tr_symbol_status; relaxed atomic */
 	uint32_t reserved1;
 	char name[TR_NAME_LEN]; /* exchange spelling, upper case, NUL-terminated */
 	uint64_t reserved2[2];
@@ -267,10 +267,10 @@ struct tr_symbol {
 
 /* Latest values of one symbol. 8 KiB; the tail is reserved for analytics. */
 struct tr_latest {
-	uint64_t lock;      /* seqlock: odd while the writer updates the entry */
+	uint64_t lock; /* seqlock: odd while the writer updates the entry */
 	uint32_t symbol_id;
-	uint32_t valid;     /* TR_LATEST_* */
-	int64_t ts_update;  /* ns, last update */
+	uint32_t valid;	   /* TR_LATEST_* */
+	int64_t ts_update; /* ns, last update */
 	uint8_t reserved0[40];
 	struct tr_trade trade;
 	struct tr_quote quote;
@@ -284,7 +284,7 @@ struct tr_ring_desc {
 	uint64_t offset;     /* of its tr_ring_hdr from the region start */
 	uint64_t slot_count; /* power of two */
 	uint32_t slot_size;  /* record size: 64 or 128 */
-	uint32_t kind;       /* enum tr_kind */
+	uint32_t kind;	     /* enum tr_kind */
 	uint64_t reserved;
 };
 
@@ -292,8 +292,9 @@ struct tr_ring_desc {
 struct tr_ring_hdr {
 	uint64_t head; /* last published seq (0: none); its low 32 bits are the futex word */
 	uint8_t pad0[TR_CACHELINE - 8];
-	uint64_t published; /* records published since the file was created, as of the last commit */
-	uint64_t base_seq;  /* first seq of the current epoch */
+	uint64_t
+	    published;	   /* records published since the file was created, as of the last commit */
+	uint64_t base_seq; /* first seq of the current epoch */
 	uint8_t pad1[TR_CACHELINE - 16];
 };
 
@@ -330,8 +331,8 @@ struct tr_superblock {
 
 	/* liveness, offset 320: 64 bytes */
 	int32_t engine_pid;
-	uint32_t state;       /* enum tr_state */
-	uint64_t epoch;       /* +1 on every writer open */
+	uint32_t state;	      /* enum tr_state */
+	uint64_t epoch;	      /* +1 on every writer open */
 	int64_t heartbeat_ns; /* CLOCK_REALTIME, >= 10 Hz while running */
 	int64_t start_ns;     /* when this epoch began */
 	int64_t created_ns;   /* when the file was created */
@@ -385,9 +386,9 @@ enum tr_counter {
  * only wake-ups (readers wait with a timeout) and statistics. */
 #define TR_CTL_MAGIC 0x4c544347474e4952ull /* bytes "RINGGCTL" */
 struct tr_ctl_ring {
-	uint32_t waiters;        /* readers blocked in futex wait on this ring */
+	uint32_t waiters; /* readers blocked in futex wait on this ring */
 	uint32_t reserved0;
-	uint64_t lap_events;     /* times a reader was lapped */
+	uint64_t lap_events;	 /* times a reader was lapped */
 	uint64_t lapped_records; /* records those readers lost */
 	uint8_t pad[TR_CACHELINE - 24];
 };

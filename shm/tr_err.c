@@ -42,14 +42,23 @@ const char *tr_strerror(int code)
 	if (code < 0)
 		code = -code;
 	switch (code) {
-	case TR_EBADMAGIC: return "not a tickring region";
-	case TR_EVERSION: return "ABI version mismatch";
-	case TR_ELAYOUT: return "layout mismatch";
-	case TR_ETRUNC: return "region truncated";
-	case TR_EDEAD: return "engine is dead";
-	case TR_ESTALE: return "engine heartbeat stale";
-	case TR_ESTOPPED: return "engine stopped";
-	case TR_EINIT: return "region being created";
-	default: return strerror(code);
+	case TR_EBADMAGIC:
+		return "not a tickring region";
+	case TR_EVERSION:
+		return "ABI version mismatch";
+	case TR_ELAYOUT:
+		return "layout mismatch";
+	case TR_ETRUNC:
+		return "region truncated";
+	case TR_EDEAD:
+		return "engine is dead";
+	case TR_ESTALE:
+		return "engine heartbeat stale";
+	case TR_ESTOPPED:
+		return "engine stopped";
+	case TR_EINIT:
+		return "region being created";
+	default:
+		return strerror(code);
 	}
 }

@@ -16,7 +16,7 @@ enum {
 	TR_EDEAD = 2005,     /* engine process is gone */
 	TR_ESTALE = 2006,    /* engine heartbeat is too old */
 	TR_ESTOPPED = 2007,  /* engine detached cleanly */
-	TR_EINIT = 2008      /* region still being created */
+	TR_EINIT = 2008	     /* region still being created */
 };
 
 /* The message of the last failure on this thread; "" if none. */

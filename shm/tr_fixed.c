@@ -31,9 +31,10 @@ static int eight_digits(const char *p, uint64_t *out)
 	    ((v + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) != 0x3030303030303030ull)
 		return 0;
 	v -= 0x3030303030303030ull;
-	v = v * 10 + (v >> 8);                                /* pairs: d0d1, d2d3, ... */
+	v = v * 10 + (v >> 8); /* pairs: d0d1, d2d3, ... */
 	v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
-	     (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >> 32;
+	     (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+	    32;
 	*out = v;
 	return 1;
 }
@@ -49,7 +50,7 @@ static int parse_plain(const char *s, size_t len, int64_t *out)
 	uint64_t ip = 0, fp = 0;
 	int nint = 0, nfrac = 0;
 	static const uint64_t pow10[9] = {100000000, 10000000, 1000000, 100000, 10000,
-					  1000,      100,      10,      1};
+					  1000,	     100,      10,	1};
 
 	if (p < end && *p == '-') {
 		neg = true;
@@ -199,12 +200,19 @@ size_t tr_fixed_format(int64_t v, char *buf)
 const char *tr_fixed_strerror(int status)
 {
 	switch (status) {
-	case TR_FIXED_OK: return "ok";
-	case TR_FIXED_EMPTY: return "empty number";
-	case TR_FIXED_JUNK: return "not a decimal number";
-	case TR_FIXED_PRECISION: return "more than 8 decimal places";
-	case TR_FIXED_OVERFLOW: return "out of range for int64 at 1e-8";
-	case TR_FIXED_TOOLONG: return "number text too long";
-	default: return "unknown fixed-point error";
+	case TR_FIXED_OK:
+		return "ok";
+	case TR_FIXED_EMPTY:
+		return "empty number";
+	case TR_FIXED_JUNK:
+		return "not a decimal number";
+	case TR_FIXED_PRECISION:
+		return "more than 8 decimal places";
+	case TR_FIXED_OVERFLOW:
+		return "out of range for int64 at 1e-8";
+	case TR_FIXED_TOOLONG:
+		return "number text too long";
+	default:
+		return "unknown fixed-point error";
 	}
 }

@@ -14,11 +14,11 @@
 /* Parse results. */
 enum tr_fixed_status {
 	TR_FIXED_OK = 0,
-	TR_FIXED_EMPTY = -1,     /* no characters */
-	TR_FIXED_JUNK = -2,      /* not a decimal number (sign, dot, letters, spaces) */
+	TR_FIXED_EMPTY = -1,	 /* no characters */
+	TR_FIXED_JUNK = -2,	 /* not a decimal number (sign, dot, letters, spaces) */
 	TR_FIXED_PRECISION = -3, /* a non-zero digit below 1e-8: not exact at this scale */
-	TR_FIXED_OVERFLOW = -4,  /* magnitude beyond int64 at 1e-8 (about 9.2e10) */
-	TR_FIXED_TOOLONG = -5    /* longer than TR_FIXED_MAX_DIGITS characters */
+	TR_FIXED_OVERFLOW = -4,	 /* magnitude beyond int64 at 1e-8 (about 9.2e10) */
+	TR_FIXED_TOOLONG = -5	 /* longer than TR_FIXED_MAX_DIGITS characters */
 };
 
 #define TR_FIXED_MAX_DIGITS 64

@@ -14,54 +14,145 @@
 #include <stdio.h>
 #include <string.h>
 
-#define F(s, f) {#s "." #f, offsetof(struct s, f), sizeof(((struct s *)0)->f)}
-#define S(s) {#s, 0, sizeof(struct s)}
+#define F(s, f)                                                                                    \
+	{                                                                                          \
+#s "." #f, offsetof(struct s, f), sizeof(((struct s *)0)->f)                       \
+	}
+#define S(s)                                                                                       \
+	{                                                                                          \
+#s, 0, sizeof(struct s)                                                            \
+	}
 
 static const struct field {
 	const char *name;
 	size_t off, size;
 } fields[] = {
-	S(tr_trade), F(tr_trade, seq), F(tr_trade, ts_event), F(tr_trade, ts_recv),
-	F(tr_trade, price), F(tr_trade, qty), F(tr_trade, trade_id), F(tr_trade, symbol_id),
-	F(tr_trade, venue_id), F(tr_trade, side), F(tr_trade, flags), F(tr_trade, trade_count),
-	S(tr_quote), F(tr_quote, seq), F(tr_quote, ts_event), F(tr_quote, ts_recv),
-	F(tr_quote, bid_px), F(tr_quote, bid_qty), F(tr_quote, ask_px), F(tr_quote, ask_qty),
-	F(tr_quote, symbol_id), F(tr_quote, venue_id), F(tr_quote, flags),
-	S(tr_candle), F(tr_candle, seq), F(tr_candle, open_time), F(tr_candle, open),
-	F(tr_candle, high), F(tr_candle, low), F(tr_candle, close), F(tr_candle, volume),
-	F(tr_candle, quote_volume), F(tr_candle, taker_buy_volume),
-	F(tr_candle, taker_buy_quote_volume), F(tr_candle, vwap), F(tr_candle, first_trade_id),
-	F(tr_candle, last_trade_id), F(tr_candle, ts_update), F(tr_candle, trade_count),
-	F(tr_candle, symbol_id), F(tr_candle, interval_s), F(tr_candle, venue_id),
-	F(tr_candle, flags), F(tr_candle, revision),
-	S(tr_event), F(tr_event, seq), F(tr_event, ts_event), F(tr_event, ts_recv),
-	F(tr_event, type), F(tr_event, severity), F(tr_event, symbol_id), F(tr_event, venue_id),
-	F(tr_event, flags), F(tr_event, aux), F(tr_event, u),
-	S(tr_stats24h), F(tr_stats24h, last), F(tr_stats24h, open), F(tr_stats24h, high),
-	F(tr_stats24h, low), F(tr_stats24h, change), F(tr_stats24h, change_pct),
-	F(tr_stats24h, volume), F(tr_stats24h, quote_volume), F(tr_stats24h, trade_count),
-	F(tr_stats24h, open_time), F(tr_stats24h, close_time), F(tr_stats24h, first_trade_id),
-	F(tr_stats24h, last_trade_id), F(tr_stats24h, vwap), F(tr_stats24h, ts_update),
-	S(tr_symbol), F(tr_symbol, id), F(tr_symbol, venue_id), F(tr_symbol, status),
-	F(tr_symbol, name),
-	S(tr_latest), F(tr_latest, lock), F(tr_latest, symbol_id), F(tr_latest, valid),
-	F(tr_latest, ts_update), F(tr_latest, trade), F(tr_latest, quote), F(tr_latest, stats),
-	F(tr_latest, candles),
-	S(tr_ring_desc), F(tr_ring_desc, offset), F(tr_ring_desc, slot_count),
-	F(tr_ring_desc, slot_size), F(tr_ring_desc, kind),
-	S(tr_ring_hdr), F(tr_ring_hdr, head), F(tr_ring_hdr, published), F(tr_ring_hdr, base_seq),
-	S(tr_superblock), F(tr_superblock, magic), F(tr_superblock, abi_version),
-	F(tr_superblock, layout_hash), F(tr_superblock, region_size),
-	F(tr_superblock, superblock_size), F(tr_superblock, instance), F(tr_superblock, symbols),
-	F(tr_superblock, latest), F(tr_superblock, symbol_capacity),
-	F(tr_superblock, latest_entry_size), F(tr_superblock, interval_count),
-	F(tr_superblock, intervals_s), F(tr_superblock, rings), F(tr_superblock, engine_pid),
-	F(tr_superblock, state), F(tr_superblock, epoch), F(tr_superblock, heartbeat_ns),
-	F(tr_superblock, start_ns), F(tr_superblock, created_ns), F(tr_superblock, symbol_count),
-	F(tr_superblock, venue_count), F(tr_superblock, venues), F(tr_superblock, counters),
-	S(tr_ctl), F(tr_ctl, magic), F(tr_ctl, abi_version), F(tr_ctl, rings),
-	S(tr_ctl_ring), F(tr_ctl_ring, waiters), F(tr_ctl_ring, lap_events),
-	F(tr_ctl_ring, lapped_records),
+    S(tr_trade),
+    F(tr_trade, seq),
+    F(tr_trade, ts_event),
+    F(tr_trade, ts_recv),
+    F(tr_trade, price),
+    F(tr_trade, qty),
+    F(tr_trade, trade_id),
+    F(tr_trade, symbol_id),
+    F(tr_trade, venue_id),
+    F(tr_trade, side),
+    F(tr_trade, flags),
+    F(tr_trade, trade_count),
+    S(tr_quote),
+    F(tr_quote, seq),
+    F(tr_quote, ts_event),
+    F(tr_quote, ts_recv),
+    F(tr_quote, bid_px),
+    F(tr_quote, bid_qty),
+    F(tr_quote, ask_px),
+    F(tr_quote, ask_qty),
+    F(tr_quote, symbol_id),
+    F(tr_quote, venue_id),
+    F(tr_quote, flags),
+    S(tr_candle),
+    F(tr_candle, seq),
+    F(tr_candle, open_time),
+    F(tr_candle, open),
+    F(tr_candle, high),
+    F(tr_candle, low),
+    F(tr_candle, close),
+    F(tr_candle, volume),
+    F(tr_candle, quote_volume),
+    F(tr_candle, taker_buy_volume),
+    F(tr_candle, taker_buy_quote_volume),
+    F(tr_candle, vwap),
+    F(tr_candle, first_trade_id),
+    F(tr_candle, last_trade_id),
+    F(tr_candle, ts_update),
+    F(tr_candle, trade_count),
+    F(tr_candle, symbol_id),
+    F(tr_candle, interval_s),
+    F(tr_candle, venue_id),
+    F(tr_candle, flags),
+    F(tr_candle, revision),
+    S(tr_event),
+    F(tr_event, seq),
+    F(tr_event, ts_event),
+    F(tr_event, ts_recv),
+    F(tr_event, type),
+    F(tr_event, severity),
+    F(tr_event, symbol_id),
+    F(tr_event, venue_id),
+    F(tr_event, flags),
+    F(tr_event, aux),
+    F(tr_event, u),
+    S(tr_stats24h),
+    F(tr_stats24h, last),
+    F(tr_stats24h, open),
+    F(tr_stats24h, high),
+    F(tr_stats24h, low),
+    F(tr_stats24h, change),
+    F(tr_stats24h, change_pct),
+    F(tr_stats24h, volume),
+    F(tr_stats24h, quote_volume),
+    F(tr_stats24h, trade_count),
+    F(tr_stats24h, open_time),
+    F(tr_stats24h, close_time),
+    F(tr_stats24h, first_trade_id),
+    F(tr_stats24h, last_trade_id),
+    F(tr_stats24h, vwap),
+    F(tr_stats24h, ts_update),
+    S(tr_symbol),
+    F(tr_symbol, id),
+    F(tr_symbol, venue_id),
+    F(tr_symbol, status),
+    F(tr_symbol, name),
+    S(tr_latest),
+    F(tr_latest, lock),
+    F(tr_latest, symbol_id),
+    F(tr_latest, valid),
+    F(tr_latest, ts_update),
+    F(tr_latest, trade),
+    F(tr_latest, quote),
+    F(tr_latest, stats),
+    F(tr_latest, candles),
+    S(tr_ring_desc),
+    F(tr_ring_desc, offset),
+    F(tr_ring_desc, slot_count),
+    F(tr_ring_desc, slot_size),
+    F(tr_ring_desc, kind),
+    S(tr_ring_hdr),
+    F(tr_ring_hdr, head),
+    F(tr_ring_hdr, published),
+    F(tr_ring_hdr, base_seq),
+    S(tr_superblock),
+    F(tr_superblock, magic),
+    F(tr_superblock, abi_version),
+    F(tr_superblock, layout_hash),
+    F(tr_superblock, region_size),
+    F(tr_superblock, superblock_size),
+    F(tr_superblock, instance),
+    F(tr_superblock, symbols),
+    F(tr_superblock, latest),
+    F(tr_superblock, symbol_capacity),
+    F(tr_superblock, latest_entry_size),
+    F(tr_superblock, interval_count),
+    F(tr_superblock, intervals_s),
+    F(tr_superblock, rings),
+    F(tr_superblock, engine_pid),
+    F(tr_superblock, state),
+    F(tr_superblock, epoch),
+    F(tr_superblock, heartbeat_ns),
+    F(tr_superblock, start_ns),
+    F(tr_superblock, created_ns),
+    F(tr_superblock, symbol_count),
+    F(tr_superblock, venue_count),
+    F(tr_superblock, venues),
+    F(tr_superblock, counters),
+    S(tr_ctl),
+    F(tr_ctl, magic),
+    F(tr_ctl, abi_version),
+    F(tr_ctl, rings),
+    S(tr_ctl_ring),
+    F(tr_ctl_ring, waiters),
+    F(tr_ctl_ring, lap_events),
+    F(tr_ctl_ring, lapped_records),
 };
 
 static char describe_buf[8192];
@@ -72,8 +163,9 @@ const char *tr_layout_describe(void)
 		size_t n = 0;
 
 		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-			n += (size_t)snprintf(describe_buf + n, sizeof describe_buf - n, "%s@%zu:%zu;",
-					      fields[i].name, fields[i].off, fields[i].size);
+			n += (size_t)snprintf(describe_buf + n, sizeof describe_buf - n,
+					      "%s@%zu:%zu;", fields[i].name, fields[i].off,
+					      fields[i].size);
 	}
 	return describe_buf;
 }
@@ -117,7 +209,8 @@ uint64_t tr_layout_plan(const struct tr_geometry *g, struct tr_superblock *sb)
 	uint64_t off = sizeof *sb;
 
 	if (g->symbol_capacity == 0 || g->symbol_capacity > (1u << 20)) {
-		tr_err(TR_ELAYOUT, "symbol capacity %u out of range 1..1048576", g->symbol_capacity);
+		tr_err(TR_ELAYOUT, "symbol capacity %u out of range 1..1048576",
+		       g->symbol_capacity);
 		return 0;
 	}
 	if (g->interval_count > TR_MAX_INTERVALS) {
@@ -128,7 +221,8 @@ uint64_t tr_layout_plan(const struct tr_geometry *g, struct tr_superblock *sb)
 	for (int k = 0; k < TR_NKINDS; k++)
 		if (!is_pow2(g->ring_slots[k]) || g->ring_slots[k] < 2 ||
 		    g->ring_slots[k] > (1ull << 30)) {
-			tr_err(TR_ELAYOUT, "%s ring: %" PRIu64 " slots is not a power of two in 2..2^30",
+			tr_err(TR_ELAYOUT,
+			       "%s ring: %" PRIu64 " slots is not a power of two in 2..2^30",
 			       tr_kind_name((unsigned)k), g->ring_slots[k]);
 			return 0;
 		}
@@ -170,26 +264,29 @@ static int section_ok(uint64_t off, uint64_t size, uint64_t limit)
 int tr_layout_check(const struct tr_superblock *sb, uint64_t file_size)
 {
 	if (file_size < sizeof *sb)
-		return tr_err(TR_ETRUNC, "file is %" PRIu64 " bytes, shorter than a superblock (%zu)",
+		return tr_err(TR_ETRUNC,
+			      "file is %" PRIu64 " bytes, shorter than a superblock (%zu)",
 			      file_size, sizeof *sb);
 	if (sb->magic != TR_MAGIC)
 		return tr_err(TR_EBADMAGIC, "bad magic %#" PRIx64 ": not a tickring region",
 			      sb->magic);
 	if (sb->abi_version != TR_ABI_VERSION)
-		return tr_err(TR_EVERSION,
-			      "region ABI version %u, this reader speaks %u: %s", sb->abi_version,
-			      TR_ABI_VERSION,
-			      sb->abi_version > TR_ABI_VERSION ? "upgrade libtickring"
-							       : "the engine is older than this reader");
+		return tr_err(TR_EVERSION, "region ABI version %u, this reader speaks %u: %s",
+			      sb->abi_version, TR_ABI_VERSION,
+			      sb->abi_version > TR_ABI_VERSION
+				  ? "upgrade libtickring"
+				  : "the engine is older than this reader");
 	if (sb->layout_hash != tr_layout_hash())
-		return tr_err(TR_ELAYOUT,
-			      "layout hash %08x, this reader expects %08x: built from a different tr_abi.h",
-			      sb->layout_hash, tr_layout_hash());
+		return tr_err(
+		    TR_ELAYOUT,
+		    "layout hash %08x, this reader expects %08x: built from a different tr_abi.h",
+		    sb->layout_hash, tr_layout_hash());
 	if (sb->region_size > file_size)
 		return tr_err(TR_ETRUNC, "file is %" PRIu64 " bytes but the region needs %" PRIu64,
 			      file_size, sb->region_size);
 	uint64_t lim = sb->region_size;
-	if (sb->superblock_size != sizeof *sb || sb->latest_entry_size != sizeof(struct tr_latest) ||
+	if (sb->superblock_size != sizeof *sb ||
+	    sb->latest_entry_size != sizeof(struct tr_latest) ||
 	    sb->interval_count > TR_MAX_INTERVALS || sb->symbol_capacity == 0 ||
 	    sb->symbols.size != (uint64_t)sb->symbol_capacity * sizeof(struct tr_symbol) ||
 	    sb->latest.size != (uint64_t)sb->symbol_capacity * sizeof(struct tr_latest) ||
@@ -201,9 +298,10 @@ int tr_layout_check(const struct tr_superblock *sb, uint64_t file_size)
 
 		if (d->kind != k || d->slot_size != tr_kind_size(k) || !is_pow2(d->slot_count) ||
 		    d->slot_count > (1ull << 30) ||
-		    !section_ok(d->offset, sizeof(struct tr_ring_hdr) + d->slot_count * d->slot_size,
-				lim))
-			return tr_err(TR_ELAYOUT, "inconsistent %s ring descriptor", tr_kind_name(k));
+		    !section_ok(d->offset,
+				sizeof(struct tr_ring_hdr) + d->slot_count * d->slot_size, lim))
+			return tr_err(TR_ELAYOUT, "inconsistent %s ring descriptor",
+				      tr_kind_name(k));
 	}
 	return 0;
 }
@@ -220,35 +318,36 @@ int tr_kind_parse(const char *name)
 	for (int k = 0; k < TR_NKINDS; k++) {
 		size_t n = strlen(kind_names[k]) - 1; /* singular: "trade" */
 
-		if (!strcmp(name, kind_names[k]) || (strlen(name) == n && !strncmp(name, kind_names[k], n)))
+		if (!strcmp(name, kind_names[k]) ||
+		    (strlen(name) == n && !strncmp(name, kind_names[k], n)))
 			return k;
 	}
 	return -1;
 }
 
 static const char *const counter_names[TR_NCOUNTERS] = {
-	[TR_CTR_FRAMES_IN] = "frames_in",
-	[TR_CTR_BYTES_IN] = "bytes_in",
-	[TR_CTR_TRADES] = "trades",
-	[TR_CTR_QUOTES] = "quotes",
-	[TR_CTR_CANDLES] = "candles",
-	[TR_CTR_EVENTS] = "events",
-	[TR_CTR_BAD_JSON] = "bad_json",
-	[TR_CTR_BAD_TYPE] = "bad_type",
-	[TR_CTR_BAD_MISSING] = "bad_missing_field",
-	[TR_CTR_BAD_VALUE] = "bad_value",
-	[TR_CTR_BAD_OVERFLOW] = "bad_overflow",
-	[TR_CTR_BAD_UNKNOWN_STREAM] = "bad_unknown_stream",
-	[TR_CTR_BAD_OVERSIZE] = "bad_oversize",
-	[TR_CTR_UNKNOWN_SYMBOL] = "unknown_symbol",
-	[TR_CTR_DUP_TRADES] = "dup_trades",
-	[TR_CTR_TRADE_GAPS] = "trade_gaps",
-	[TR_CTR_UPDATE_GAPS] = "update_gaps",
-	[TR_CTR_RECONNECTS] = "reconnects",
-	[TR_CTR_LATE_TRADES] = "late_trades",
-	[TR_CTR_JOURNAL_BYTES] = "journal_bytes",
-	[TR_CTR_JOURNAL_ERRORS] = "journal_errors",
-	[TR_CTR_FUTEX_WAKES] = "futex_wakes",
+    [TR_CTR_FRAMES_IN] = "frames_in",
+    [TR_CTR_BYTES_IN] = "bytes_in",
+    [TR_CTR_TRADES] = "trades",
+    [TR_CTR_QUOTES] = "quotes",
+    [TR_CTR_CANDLES] = "candles",
+    [TR_CTR_EVENTS] = "events",
+    [TR_CTR_BAD_JSON] = "bad_json",
+    [TR_CTR_BAD_TYPE] = "bad_type",
+    [TR_CTR_BAD_MISSING] = "bad_missing_field",
+    [TR_CTR_BAD_VALUE] = "bad_value",
+    [TR_CTR_BAD_OVERFLOW] = "bad_overflow",
+    [TR_CTR_BAD_UNKNOWN_STREAM] = "bad_unknown_stream",
+    [TR_CTR_BAD_OVERSIZE] = "bad_oversize",
+    [TR_CTR_UNKNOWN_SYMBOL] = "unknown_symbol",
+    [TR_CTR_DUP_TRADES] = "dup_trades",
+    [TR_CTR_TRADE_GAPS] = "trade_gaps",
+    [TR_CTR_UPDATE_GAPS] = "update_gaps",
+    [TR_CTR_RECONNECTS] = "reconnects",
+    [TR_CTR_LATE_TRADES] = "late_trades",
+    [TR_CTR_JOURNAL_BYTES] = "journal_bytes",
+    [TR_CTR_JOURNAL_ERRORS] = "journal_errors",
+    [TR_CTR_FUTEX_WAKES] = "futex_wakes",
 };
 
 const char *tr_counter_name(unsigned index)

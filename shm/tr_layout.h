@@ -38,8 +38,8 @@ uint32_t tr_layout_hash(void);
  * "name@offset:size;" for each field a reader interprets. */
 const char *tr_layout_describe(void);
 
-const char *tr_kind_name(unsigned kind);      /* "trades", ... or "?" */
-int tr_kind_parse(const char *name);          /* -1 if unknown */
-const char *tr_counter_name(unsigned index);  /* NULL past the known ones */
+const char *tr_kind_name(unsigned kind);     /* "trades", ... or "?" */
+int tr_kind_parse(const char *name);	     /* -1 if unknown */
+const char *tr_counter_name(unsigned index); /* NULL past the known ones */
 
 #endif

@@ -114,8 +114,8 @@ int tr_region_open(struct tr_region **out, const char *name, unsigned flags)
 	fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno == ENOENT
-			      ? tr_err(ENOENT, "no region: is tickringd running for this instance?")
-			      : tr_err(errno, "%s", strerror(errno));
+			  ? tr_err(ENOENT, "no region: is tickringd running for this instance?")
+			  : tr_err(errno, "%s", strerror(errno));
 		goto fail;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -147,7 +147,8 @@ int tr_region_open(struct tr_region **out, const char *name, unsigned flags)
 	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED) {
-		err = tr_err(errno, "mmap %llu bytes: %s", (unsigned long long)size, strerror(errno));
+		err =
+		    tr_err(errno, "mmap %llu bytes: %s", (unsigned long long)size, strerror(errno));
 		goto fail;
 	}
 	r->base = m;
@@ -229,7 +230,8 @@ int tr_region_liveness(const struct tr_region *r, int64_t stale_ns)
 	/* Pairs with the writer's release store of state. */
 	uint32_t state = tr_load_acquire(&sb->state);
 	int32_t pid = tr_load_relaxed(&sb->engine_pid);
-	int64_t age = now_realtime() - tr_load_relaxed(&sb->heartbeat_ns); /* stored relaxed at >= 10 Hz */
+	int64_t age =
+	    now_realtime() - tr_load_relaxed(&sb->heartbeat_ns); /* stored relaxed at >= 10 Hz */
 
 	if (stale_ns <= 0)
 		stale_ns = TR_STALE_NS;
@@ -245,8 +247,8 @@ int tr_region_liveness(const struct tr_region *r, int64_t stale_ns)
 			      "the region is stale",
 			      pid, age / 1e9);
 	if (age > stale_ns)
-		return tr_err(TR_ESTALE, "engine pid %d has not beaten for %.1f s (limit %.1f s)", pid,
-			      age / 1e9, stale_ns / 1e9);
+		return tr_err(TR_ESTALE, "engine pid %d has not beaten for %.1f s (limit %.1f s)",
+			      pid, age / 1e9, stale_ns / 1e9);
 	return 0;
 }
 
@@ -264,12 +266,14 @@ uint64_t tr_region_head(const struct tr_region *r, unsigned kind)
 {
 	if (kind >= TR_NKINDS)
 		return 0;
-	return tr_load_acquire(&ring_hdr(r, kind)->head); /* pairs with the writer's release store */
+	return tr_load_acquire(
+	    &ring_hdr(r, kind)->head); /* pairs with the writer's release store */
 }
 
 uint64_t tr_region_counter(const struct tr_region *r, unsigned index)
 {
-	return index < TR_MAX_COUNTERS ? tr_load_relaxed(&r->sb->counters[index]) : 0; /* relaxed on both sides */
+	return index < TR_MAX_COUNTERS ? tr_load_relaxed(&r->sb->counters[index])
+				       : 0; /* relaxed on both sides */
 }
 
 void tr_region_laps(const struct tr_region *r, unsigned kind, uint64_t *events, uint64_t *records)
@@ -283,7 +287,8 @@ void tr_region_laps(const struct tr_region *r, unsigned kind, uint64_t *events, 
 
 uint32_t tr_symbol_count(const struct tr_region *r)
 {
-	uint32_t n = tr_load_acquire(&r->sb->symbol_count); /* pairs with the writer's release store */
+	uint32_t n =
+	    tr_load_acquire(&r->sb->symbol_count); /* pairs with the writer's release store */
 
 	return n < r->sb->symbol_capacity ? n : r->sb->symbol_capacity;
 }
@@ -297,7 +302,7 @@ int tr_symbol_get(const struct tr_region *r, uint32_t id, struct tr_symbol *out)
 {
 	if (id >= tr_symbol_count(r))
 		return tr_err(ENOENT, "no symbol id %u", id);
-	memcpy(out, &symtab(r)[id], sizeof *out); /* immutable once counted */
+	memcpy(out, &symtab(r)[id], sizeof *out);	      /* immutable once counted */
 	out->status = tr_load_relaxed(&symtab(r)[id].status); /* single word, stored relaxed */
 	out->name[TR_NAME_LEN - 1] = 0;
 	return 0;
@@ -305,7 +310,8 @@ int tr_symbol_get(const struct tr_region *r, uint32_t id, struct tr_symbol *out)
 
 uint32_t tr_venue_count(const struct tr_region *r)
 {
-	uint32_t n = tr_load_acquire(&r->sb->venue_count); /* pairs with the writer's release store */
+	uint32_t n =
+	    tr_load_acquire(&r->sb->venue_count); /* pairs with the writer's release store */
 
 	return n < TR_MAX_VENUES ? n : TR_MAX_VENUES;
 }
@@ -344,7 +350,7 @@ static int latest_read(const struct tr_region *r, uint32_t sym, size_t off, size
 	if (sym >= tr_symbol_count(r))
 		return tr_err(ENOENT, "no symbol id %u", sym);
 	const struct tr_latest *l =
-		(const struct tr_latest *)(r->base + r->sb->latest.offset) + sym;
+	    (const struct tr_latest *)(r->base + r->sb->latest.offset) + sym;
 	for (long tries = 0; tries < 10000000; tries++) {
 		/* Pairs with the writer's release store that ends an update. */
 		uint64_t v = tr_load_acquire(&l->lock);
@@ -360,7 +366,8 @@ static int latest_read(const struct tr_region *r, uint32_t sym, size_t off, size
 		if (tr_load_relaxed(&l->lock) == v)
 			return valid & bit ? 0 : -ENODATA;
 	}
-	return tr_err(EAGAIN, "latest entry of symbol %u stays locked: engine died mid-update?", sym);
+	return tr_err(EAGAIN, "latest entry of symbol %u stays locked: engine died mid-update?",
+		      sym);
 }
 
 int tr_latest_trade(const struct tr_region *r, uint32_t sym, struct tr_trade *out)
@@ -389,8 +396,8 @@ int tr_latest_candle(const struct tr_region *r, uint32_t sym, unsigned i, struct
 			   sizeof *out, TR_LATEST_CANDLE(i), out);
 }
 
-int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind,
-		   enum tr_join join, uint64_t seq)
+int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind, enum tr_join join,
+		   uint64_t seq)
 {
 	if (kind >= TR_NKINDS)
 		return tr_err(EINVAL, "no ring kind %u", kind);
@@ -402,7 +409,8 @@ int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind
 	c->mask = r->sb->rings[kind].slot_count - 1;
 	c->slot_size = r->sb->rings[kind].slot_size;
 	c->epoch = tr_region_epoch(r);
-	uint64_t head = tr_load_acquire(c->head); /* pairs with the writer's release store of head */
+	uint64_t head =
+	    tr_load_acquire(c->head); /* pairs with the writer's release store of head */
 	switch (join) {
 	case TR_JOIN_TAIL:
 		c->next = head + 1;
@@ -422,7 +430,8 @@ int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind
 static int lapped(struct tr_cursor *c, uint64_t s)
 {
 	uint64_t cap = c->mask + 1;
-	uint64_t head = tr_load_acquire(c->head); /* pairs with the writer's release store of head */
+	uint64_t head =
+	    tr_load_acquire(c->head); /* pairs with the writer's release store of head */
 	uint64_t resume;
 
 	if (c->lap_policy == TR_LAP_TAIL)
@@ -439,7 +448,8 @@ static int lapped(struct tr_cursor *c, uint64_t s)
 	if (c->region->ctl) {
 		struct tr_ctl_ring *cr = &c->region->ctl->rings[c->kind];
 
-		__atomic_fetch_add(&cr->lap_events, 1, __ATOMIC_RELAXED); /* statistics; read relaxed by stat */
+		__atomic_fetch_add(&cr->lap_events, 1,
+				   __ATOMIC_RELAXED); /* statistics; read relaxed by stat */
 		__atomic_fetch_add(&cr->lapped_records, c->last_gap, __ATOMIC_RELAXED);
 	}
 	return TR_POLL_LAPPED;
@@ -451,12 +461,14 @@ static int idle(struct tr_cursor *c)
 	if (++c->idle & 255)
 		return TR_POLL_EMPTY;
 	uint64_t e = tr_region_epoch(c->region);
-	uint64_t head = tr_load_acquire(c->head); /* pairs with the writer's release store of head */
+	uint64_t head =
+	    tr_load_acquire(c->head); /* pairs with the writer's release store of head */
 
 	if (e != c->epoch) {
 		c->epoch = e;
 		if (head + 1 < c->next)
-			c->next = head + 1; /* the new engine went back in sequence: rejoin its tail */
+			c->next =
+			    head + 1; /* the new engine went back in sequence: rejoin its tail */
 		return TR_POLL_EPOCH;
 	}
 	/* A slot still showing 0 or an older seq while head is a ring ahead:
@@ -497,7 +509,8 @@ static void ctl_leave(uint32_t *w)
 	uint32_t v = tr_load_relaxed(w);
 
 	/* Never below zero: the writer may have reset the count on restart. */
-	while (v && !__atomic_compare_exchange_n(w, &v, v - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+	while (v &&
+	       !__atomic_compare_exchange_n(w, &v, v - 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 }
 
@@ -534,20 +547,21 @@ int tr_wait(struct tr_cursor *c, void *out, enum tr_wait_mode mode, int64_t time
 		 * fence between its head store and its waiters load. */
 		tr_fetch_add(waiters, 1);
 		tr_fence_seq_cst();
-		uint32_t seen = (uint32_t)tr_load_relaxed(c->head); /* the futex word: head's low half */
+		uint32_t seen =
+		    (uint32_t)tr_load_relaxed(c->head); /* the futex word: head's low half */
 		rc = tr_poll(c, out);
 		if (rc == TR_POLL_EMPTY) {
 			/* Wake at least every 100 ms to notice a dead engine or a
 			 * lap the futex cannot tell us about. */
 			struct timespec ts = {0, left < 100000000 ? left : 100000000};
-			if (syscall(SYS_futex, (const uint32_t *)c->head, FUTEX_WAIT, seen, &ts, NULL,
-				    0) < 0 &&
+			if (syscall(SYS_futex, (const uint32_t *)c->head, FUTEX_WAIT, seen, &ts,
+				    NULL, 0) < 0 &&
 			    errno == EINTR)
 				intr = 1;
 		}
 		ctl_leave(waiters);
 		if (rc != TR_POLL_EMPTY || intr)
 			return rc; /* a signal returns early, so the caller can act on it */
-		c->idle |= 255; /* next empty poll checks epoch and head */
+		c->idle |= 255;	   /* next empty poll checks epoch and head */
 	}
 }

@@ -92,13 +92,13 @@ int tr_interval_index(const struct tr_region *r, uint32_t interval_s);
 enum tr_join {
 	TR_JOIN_TAIL = 0,   /* the next record published */
 	TR_JOIN_OLDEST = 1, /* the oldest record still in the ring */
-	TR_JOIN_SEQ = 2     /* a given sequence number */
+	TR_JOIN_SEQ = 2	    /* a given sequence number */
 };
 
 /* Where a lapped cursor resumes. Either way the loss is exact. */
 enum tr_lap_policy {
 	TR_LAP_OLDEST = 0, /* oldest record still there, plus 1/8 ring of slack */
-	TR_LAP_TAIL = 1    /* the newest: skip to now */
+	TR_LAP_TAIL = 1	   /* the newest: skip to now */
 };
 
 /* Poll and wait results. */
@@ -112,9 +112,9 @@ enum tr_poll_result {
 
 struct tr_cursor {
 	/* read-only for the user */
-	uint64_t next;           /* seq the next poll returns */
-	uint64_t epoch;          /* epoch last seen */
-	uint64_t delivered;      /* records returned */
+	uint64_t next;		 /* seq the next poll returns */
+	uint64_t epoch;		 /* epoch last seen */
+	uint64_t delivered;	 /* records returned */
 	uint64_t lapped_records; /* records lost to laps, total, exact */
 	uint64_t lap_events;
 	uint64_t last_gap; /* records lost in the latest lap */
@@ -130,8 +130,8 @@ struct tr_cursor {
 };
 
 /* Start a cursor on ring kind. seq is used with TR_JOIN_SEQ only. */
-int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind,
-		   enum tr_join join, uint64_t seq);
+int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind, enum tr_join join,
+		   uint64_t seq);
 
 /* Non-blocking: copy the next record into out (64 or 128 bytes, 8-aligned,
  * tr_kind_size(kind)). Returns enum tr_poll_result. */
@@ -144,8 +144,8 @@ enum tr_wait_mode {
 };
 
 /* Blocking poll, up to timeout_ns (< 0: forever). Returns as tr_poll();
- * TR_POLL_EMPTY on timeout or when a signal interrupts a sleep. Futex waits need the control file; without it
- * the reader sleeps 50 us between polls instead. */
+ * TR_POLL_EMPTY on timeout or when a signal interrupts a sleep. Futex waits need the control file;
+ * without it the reader sleeps 50 us between polls instead. */
 int tr_wait(struct tr_cursor *c, void *out, enum tr_wait_mode mode, int64_t timeout_ns);
 
 #endif

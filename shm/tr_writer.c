@@ -96,7 +96,8 @@ static void retire_region(int fd)
 	if (sb == MAP_FAILED)
 		return;
 	if (sb->magic == TR_MAGIC)
-		tr_store_release(&sb->state, TR_STATE_STOPPED); /* pairs with reader liveness acquire load */
+		tr_store_release(&sb->state,
+				 TR_STATE_STOPPED); /* pairs with reader liveness acquire load */
 	munmap(sb, sizeof *sb);
 }
 
@@ -111,8 +112,8 @@ static int check_space(const char *dir, uint64_t need)
 		return tr_err(ENOSPC,
 			      "%s has %llu MiB free, the region needs %llu MiB: lower the ring "
 			      "capacities or grow %s",
-			      dir, (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20),
-			      dir);
+			      dir, (unsigned long long)(avail >> 20),
+			      (unsigned long long)(need >> 20), dir);
 	return 0;
 }
 
@@ -169,7 +170,8 @@ static int open_ctl(struct tr_writer *w, unsigned mode)
 		return tr_err(errno, "open %s: %s", w->ctl_path, strerror(errno));
 	if (flock(w->ctl_fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			return tr_err(EBUSY, "instance is owned by another running engine (lock on %s)",
+			return tr_err(EBUSY,
+				      "instance is owned by another running engine (lock on %s)",
 				      w->ctl_path);
 		return tr_err(errno, "flock %s: %s", w->ctl_path, strerror(errno));
 	}
@@ -177,7 +179,8 @@ static int open_ctl(struct tr_writer *w, unsigned mode)
 	    ((uint64_t)st.st_size != sizeof(struct tr_ctl) &&
 	     ftruncate(w->ctl_fd, sizeof(struct tr_ctl)) < 0))
 		return tr_err(errno, "size %s: %s", w->ctl_path, strerror(errno));
-	w->ctl = mmap(NULL, sizeof(struct tr_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, w->ctl_fd, 0);
+	w->ctl =
+	    mmap(NULL, sizeof(struct tr_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, w->ctl_fd, 0);
 	if (w->ctl == MAP_FAILED) {
 		w->ctl = NULL;
 		return tr_err(errno, "mmap %s: %s", w->ctl_path, strerror(errno));
@@ -185,7 +188,8 @@ static int open_ctl(struct tr_writer *w, unsigned mode)
 	if (w->ctl->magic != TR_CTL_MAGIC || w->ctl->abi_version != TR_ABI_VERSION) {
 		memset(w->ctl, 0, sizeof *w->ctl);
 		w->ctl->abi_version = TR_ABI_VERSION;
-		tr_store_release(&w->ctl->magic, TR_CTL_MAGIC); /* pairs with reader's acquire load of magic */
+		tr_store_release(&w->ctl->magic,
+				 TR_CTL_MAGIC); /* pairs with reader's acquire load of magic */
 	}
 	/* Waiter counts of readers that died while blocked would cost a futex
 	 * syscall per commit forever; start from zero (readers never decrement
@@ -199,7 +203,8 @@ int tr_writer_open(struct tr_writer **out, const struct tr_writer_config *cfg)
 {
 	const char *dir = default_dir(cfg->dir);
 	const char *inst = cfg->instance ? cfg->instance : "default";
-	unsigned mode = cfg->mode ? cfg->mode : 0640, ctl_mode = cfg->ctl_mode ? cfg->ctl_mode : 0660;
+	unsigned mode = cfg->mode ? cfg->mode : 0640,
+		 ctl_mode = cfg->ctl_mode ? cfg->ctl_mode : 0660;
 	struct tr_superblock plan;
 	struct tr_writer *w;
 	int err, fd;
@@ -215,7 +220,8 @@ int tr_writer_open(struct tr_writer **out, const struct tr_writer_config *cfg)
 	if (!w)
 		return tr_err(ENOMEM, "out of memory");
 	w->fd = w->ctl_fd = -1;
-	if ((size_t)snprintf(w->path, sizeof w->path, "%s/tickring.%s", dir, inst) >= sizeof w->path) {
+	if ((size_t)snprintf(w->path, sizeof w->path, "%s/tickring.%s", dir, inst) >=
+	    sizeof w->path) {
 		err = tr_err(ENAMETOOLONG, "region directory name too long: %s", dir);
 		goto fail;
 	}
@@ -285,11 +291,12 @@ void tr_writer_close(struct tr_writer *w)
 	if (w->sb) {
 		tr_writer_commit(w);
 		tr_store_relaxed(&w->sb->heartbeat_ns, tr_now_ns());
-		tr_store_release(&w->sb->state, TR_STATE_STOPPED); /* pairs with reader liveness load */
+		tr_store_release(&w->sb->state,
+				 TR_STATE_STOPPED); /* pairs with reader liveness load */
 		/* Wake every blocked reader so it can notice the stop. */
 		for (unsigned k = 0; k < TR_NKINDS; k++)
-			syscall(SYS_futex, (uint32_t *)&w->rings[k].hdr->head, FUTEX_WAKE, INT_MAX, NULL,
-				NULL, 0);
+			syscall(SYS_futex, (uint32_t *)&w->rings[k].hdr->head, FUTEX_WAKE, INT_MAX,
+				NULL, NULL, 0);
 	}
 	if (w->base)
 		munmap(w->base, w->size);
@@ -328,7 +335,8 @@ void tr_writer_set_next(struct tr_writer *w, unsigned kind, uint64_t next)
 		/* Sequence goes back: old records would look newer than the ones
 		 * to come. Mark every slot unwritten first. */
 		for (uint64_t i = 0; i <= r->mask; i++)
-			tr_store_relaxed((uint64_t *)(r->slots + i * r->slot_size), 0); /* ordered by the head store below */
+			tr_store_relaxed((uint64_t *)(r->slots + i * r->slot_size),
+					 0); /* ordered by the head store below */
 	}
 	r->next = next;
 	r->committed = next - 1;
@@ -345,14 +353,15 @@ void tr_writer_commit(struct tr_writer *w)
 		if (r->next - 1 == r->committed)
 			continue;
 		/* statistics for stat; single writer, read relaxed */
-		tr_store_relaxed(&r->hdr->published,
-				 tr_load_relaxed(&r->hdr->published) + (r->next - 1 - r->committed));
+		tr_store_relaxed(&r->hdr->published, tr_load_relaxed(&r->hdr->published) +
+							 (r->next - 1 - r->committed));
 		r->committed = r->next - 1;
 		/* Orders the head store before the waiters load; pairs with the
 		 * reader's seq_cst increment of waiters before it re-reads head. */
 		tr_fence_seq_cst();
 		if (w->ctl && tr_load_relaxed(&w->ctl->rings[k].waiters)) {
-			syscall(SYS_futex, (uint32_t *)&r->hdr->head, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+			syscall(SYS_futex, (uint32_t *)&r->hdr->head, FUTEX_WAKE, INT_MAX, NULL,
+				NULL, 0);
 			tr_writer_counter_add(w, TR_CTR_FUTEX_WAKES, 1);
 		}
 	}

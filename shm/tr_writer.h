@@ -20,8 +20,8 @@ struct tr_writer_config {
 	const char *dir;      /* NULL: $TICKRING_DIR or /dev/shm */
 	const char *instance; /* NULL: "default"; [A-Za-z0-9_.-]{1,31} */
 	struct tr_geometry geometry;
-	unsigned mode;        /* region file mode; 0: 0640 */
-	unsigned ctl_mode;    /* reader-control file mode; 0: 0660 */
+	unsigned mode;	   /* region file mode; 0: 0640 */
+	unsigned ctl_mode; /* reader-control file mode; 0: 0660 */
 };
 
 struct tr_wring {
@@ -29,7 +29,7 @@ struct tr_wring {
 	uint8_t *slots;
 	uint64_t mask;
 	uint32_t slot_size;
-	uint64_t next;      /* seq of the next publish */
+	uint64_t next;	    /* seq of the next publish */
 	uint64_t committed; /* head at the last tr_writer_commit() */
 };
 
@@ -119,7 +119,8 @@ static inline void tr_latest_put(struct tr_latest *l, void *dst, const void *src
 /* Set the valid bits of an entry (between begin and end). */
 static inline void tr_latest_mark(struct tr_latest *l, uint32_t bits)
 {
-	tr_store_relaxed(&l->valid, tr_load_relaxed(&l->valid) | bits); /* published by tr_latest_end */
+	tr_store_relaxed(&l->valid,
+			 tr_load_relaxed(&l->valid) | bits); /* published by tr_latest_end */
 }
 
 /* Stamp the heartbeat with CLOCK_REALTIME now; call at >= 10 Hz. */

@@ -95,8 +95,17 @@ Test(config, flags_override_the_file_and_collect_replay_files, .fini = cleanup)
 	struct tr_config c;
 
 	write_conf("instance fromfile\nsymbols BTCUSDT\n");
-	char *argv[] = {(char *)"tickringd", (char *)"--instance", (char *)"fromflag", (char *)"--config", path, (char *)"--replay-speed",
-			(char *)"max",       (char *)"--replay", (char *)"a.gz",     (char *)"b.gz",     NULL};
+	char *argv[] = {(char *)"tickringd",
+			(char *)"--instance",
+			(char *)"fromflag",
+			(char *)"--config",
+			path,
+			(char *)"--replay-speed",
+			(char *)"max",
+			(char *)"--replay",
+			(char *)"a.gz",
+			(char *)"b.gz",
+			NULL};
 	tr_config_default(&c);
 	cr_assert_eq(tr_config_args(&c, 10, argv), 0, "%s", tr_errmsg());
 	cr_assert_str_eq(c.instance, "fromflag");

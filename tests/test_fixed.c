@@ -73,9 +73,9 @@ Test(fixed, rejects_digits_below_the_scale)
 
 Test(fixed, rejects_junk)
 {
-	static const char *junk[] = {"abc", "1 ",  " 1", "+1",  "01",   ".5",  "1.",   "-",
-				     "--1", "1e",  "1e+", "0x10", "1,5", "1.2.3", "NaN", "inf",
-				     "1_000", "\"1\"", "1e5x", "-.1"};
+	static const char *junk[] = {"abc", "1 ",  " 1",    "+1",    "01",   ".5",  "1.",
+				     "-",   "--1", "1e",    "1e+",   "0x10", "1,5", "1.2.3",
+				     "NaN", "inf", "1_000", "\"1\"", "1e5x", "-.1"};
 
 	for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
 		expect_reject(junk[i], TR_FIXED_JUNK);
@@ -163,7 +163,8 @@ Test(fixed, eight_decimal_prices_as_exchanges_print_them)
 			int64_t v = 5;
 			snprintf(buf, sizeof buf, "61837.63000000");
 			buf[6 + pos] = *bad;
-			cr_assert_eq(tr_fixed_parse(buf, strlen(buf), &v), TR_FIXED_JUNK, "%s", buf);
+			cr_assert_eq(tr_fixed_parse(buf, strlen(buf), &v), TR_FIXED_JUNK, "%s",
+				     buf);
 			cr_assert_eq(v, 5);
 		}
 }

@@ -3,10 +3,10 @@
  * Python module land under DESTDIR, and the copyable C example compiles with
  * pkg-config's flags and reads trades from a live region. */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,7 +79,8 @@ Test(install, installed_library_builds_and_runs_the_example, .timeout = 240, .fi
 	   "$(PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --define-variable=prefix=%s/usr "
 	   "--cflags --libs tickring)",
 	   tmp, root, tmp, tmp);
-	sh("cd %s && cc -o tail_trades_static %s/clients/examples/tail_trades.c -I%s/usr/include/tickring "
+	sh("cd %s && cc -o tail_trades_static %s/clients/examples/tail_trades.c "
+	   "-I%s/usr/include/tickring "
 	   "%s/usr/lib/libtickring.a -lpthread",
 	   tmp, root, tmp, tmp);
 

@@ -237,8 +237,8 @@ static struct counts run_file(const char *rel)
 			cr_assert_eq(k, TR_MSG_TRADE, "%s", f);
 			check_trade(&m, f);
 			/* SOURCES.md: trade ids are contiguous within each file. */
-			cr_assert(!last_id || m.u.trade.trade_id == last_id + 1, "%s: gap before %s", rel,
-				  f);
+			cr_assert(!last_id || m.u.trade.trade_id == last_id + 1,
+				  "%s: gap before %s", rel, f);
 			last_id = m.u.trade.trade_id;
 			c.trades++;
 			c.nonmarket += m.u.trade.nonmarket;
@@ -272,10 +272,11 @@ static struct counts run_file(const char *rel)
 	tr_parser_free(p);
 	free(line);
 	free(raw);
-	cr_log_info("%s: %ld frames, %ld trades, %ld aggTrades, %ld quotes, %ld ignored (%ld depth, "
-		    "%ld snapshots), %ld nonmarket",
-		    rel, c.lines, c.trades, c.aggtrades, c.quotes, c.ignored, c.depth, c.snapshot,
-		    c.nonmarket);
+	cr_log_info(
+	    "%s: %ld frames, %ld trades, %ld aggTrades, %ld quotes, %ld ignored (%ld depth, "
+	    "%ld snapshots), %ld nonmarket",
+	    rel, c.lines, c.trades, c.aggtrades, c.quotes, c.ignored, c.depth, c.snapshot,
+	    c.nonmarket);
 	return c;
 }
 
@@ -287,11 +288,11 @@ Test(parse, spot_recordings_match_sources)
 		const char *file;
 		long lines, trades, quotes, depth, snapshots;
 	} want[] = {
-		{"binance-spot/btcusdt_20240808.gz", 41249, 9757, 28040, 3451, 1},
-		{"binance-spot/btcusdt_20240809.gz", 58325, 10147, 45134, 3044, 0},
-		{"binance-spot/ethusdt_20240808.gz", 33618, 6106, 24077, 3434, 1},
-		{"binance-spot/ethusdt_20240809.gz", 46126, 8409, 34681, 3036, 0},
-		{"binance-spot-2023/btcusdt_20230405.dat.gz", 15088, 3144, 8015, 3929, 0},
+	    {"binance-spot/btcusdt_20240808.gz", 41249, 9757, 28040, 3451, 1},
+	    {"binance-spot/btcusdt_20240809.gz", 58325, 10147, 45134, 3044, 0},
+	    {"binance-spot/ethusdt_20240808.gz", 33618, 6106, 24077, 3434, 1},
+	    {"binance-spot/ethusdt_20240809.gz", 46126, 8409, 34681, 3036, 0},
+	    {"binance-spot-2023/btcusdt_20230405.dat.gz", 15088, 3144, 8015, 3929, 0},
 	};
 
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -312,11 +313,11 @@ Test(parse, usdm_recordings_flag_nonmarket_trades)
 		const char *file;
 		long lines, trades, nonmarket;
 	} want[] = {
-		{"binance-usdm/btcusdt_20230404.dat.gz", 13384, 2197, 0},
-		{"binance-usdm/btcusdt_20230405.dat.gz", 60381, 10738, 1}, /* one INSURANCE_FUND */
-		{"binance-usdm/btcusdt_20240718.gz", 11414, 974, 0},
-		{"binance-usdm/btcusdt_20240719.gz", 60570, 9727, 0},
-		{"binance-usdm/btcusdt_20240808.gz", 93954, 21313, 0},
+	    {"binance-usdm/btcusdt_20230404.dat.gz", 13384, 2197, 0},
+	    {"binance-usdm/btcusdt_20230405.dat.gz", 60381, 10738, 1}, /* one INSURANCE_FUND */
+	    {"binance-usdm/btcusdt_20240718.gz", 11414, 974, 0},
+	    {"binance-usdm/btcusdt_20240719.gz", 60570, 9727, 0},
+	    {"binance-usdm/btcusdt_20240808.gz", 93954, 21313, 0},
 	};
 
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -381,23 +382,23 @@ static void shuffle_members(const char *obj, char *out)
 Test(parse, field_order_never_matters)
 {
 	static const char *payloads[] = {
-		"{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,\"p\":\"61837."
-		"63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,\"M\":true}",
-		"{\"e\":\"trade\",\"E\":1680652700455,\"T\":1680652700452,\"s\":\"BTCUSDT\",\"t\":"
-		"3535186032,\"p\":\"28145.10\",\"q\":\"0.002\",\"X\":\"INSURANCE_FUND\",\"m\":false}",
-		"{\"e\":\"trade\",\"E\":1680652800000,\"s\":\"BTCUSDT\",\"t\":3071245454,\"p\":\"28165."
-		"47000000\",\"q\":\"0.00056000\",\"b\":20720542158,\"a\":20720542592,\"T\":"
-		"1680652799999,\"m\":true,\"M\":true}",
-		"{\"e\":\"aggTrade\",\"E\":1626992741575,\"a\":16599292,\"s\":\"CTKUSDT\",\"p\":\"1."
-		"01100\",\"q\":\"10\",\"f\":23961322,\"l\":23961325,\"T\":1626992741421,\"m\":false}",
-		"{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","
-		"\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
-		"{\"e\":\"bookTicker\",\"u\":5123107839020,\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":"
-		"\"2.507\",\"a\":\"61800.30\",\"A\":\"2.510\",\"T\":1723161256313,\"E\":1723161256314}",
+	    "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,\"p\":\"61837."
+	    "63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,\"M\":true}",
+	    "{\"e\":\"trade\",\"E\":1680652700455,\"T\":1680652700452,\"s\":\"BTCUSDT\",\"t\":"
+	    "3535186032,\"p\":\"28145.10\",\"q\":\"0.002\",\"X\":\"INSURANCE_FUND\",\"m\":false}",
+	    "{\"e\":\"trade\",\"E\":1680652800000,\"s\":\"BTCUSDT\",\"t\":3071245454,\"p\":\"28165."
+	    "47000000\",\"q\":\"0.00056000\",\"b\":20720542158,\"a\":20720542592,\"T\":"
+	    "1680652799999,\"m\":true,\"M\":true}",
+	    "{\"e\":\"aggTrade\",\"E\":1626992741575,\"a\":16599292,\"s\":\"CTKUSDT\",\"p\":\"1."
+	    "01100\",\"q\":\"10\",\"f\":23961322,\"l\":23961325,\"T\":1626992741421,\"m\":false}",
+	    "{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","
+	    "\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
+	    "{\"e\":\"bookTicker\",\"u\":5123107839020,\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":"
+	    "\"2.507\",\"a\":\"61800.30\",\"A\":\"2.510\",\"T\":1723161256313,\"E\":1723161256314}",
 	};
-	static const char *streams[] = {"btcusdt@trade", "btcusdt@trade", "btcusdt@trade",
-					"ctkusdt@aggTrade", "btcusdt@bookTicker",
-					"btcusdt@bookTicker"};
+	static const char *streams[] = {"btcusdt@trade",      "btcusdt@trade",
+					"btcusdt@trade",      "ctkusdt@aggTrade",
+					"btcusdt@bookTicker", "btcusdt@bookTicker"};
 	struct tr_parser *p = tr_parser_new();
 
 	for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
@@ -415,12 +416,13 @@ Test(parse, field_order_never_matters)
 				snprintf(env, sizeof env, "{\"data\":%s,\"stream\":\"%s\"}", perm,
 					 streams[i]);
 			else
-				snprintf(env, sizeof env, "{\"stream\":\"%s\",\"data\":%s}", streams[i],
-					 perm);
+				snprintf(env, sizeof env, "{\"stream\":\"%s\",\"data\":%s}",
+					 streams[i], perm);
 			cr_assert_eq(parse(p, env, &m), k, "%s: %s", env, m.why ? m.why : "");
 			cr_assert_str_eq(m.stream, streams[i]);
 			cr_assert(!memcmp(&m.u, &ref.u, sizeof m.u) &&
-				  !strcmp(m.symbol, ref.symbol), "%s", env);
+				      !strcmp(m.symbol, ref.symbol),
+				  "%s", env);
 		}
 	}
 	tr_parser_free(p);
@@ -435,150 +437,149 @@ static const struct bad_case {
 	enum tr_bad bad;
 	const char *why_has; /* a word the reason must contain */
 } bad_cases[] = {
-	/* not JSON */
-	{"", TR_BAD_JSON, "empty"},
-	{"   ", TR_BAD_JSON, ""},
-	{"{", TR_BAD_JSON, ""},
-	{"}", TR_BAD_JSON, ""},
-	{"{\"e\":\"trade\"", TR_BAD_JSON, ""},
-	{"{\"e\":\"trade}", TR_BAD_JSON, ""},
-	{T_OK "\"p\":\"1\",\"q\":\"1\"}}", TR_BAD_JSON, "after"},
-	{T_OK "\"p\":\"1\",\"q\":\"1\"} {}", TR_BAD_JSON, "after"},
-	{T_OK "\"p\":\"1\",\"q\":\"1\",}", TR_BAD_JSON, ""},
-	{T_OK "\"p\":\"1\" \"q\":\"1\"}", TR_BAD_JSON, ""},
-	{T_OK "\"p\":\"1\",\"q\":\"1\",\"m\":true}", TR_BAD_JSON, "duplicate key \"m\""},
-	{T_OK "\"p\":\"1\",\"p\":\"2\",\"q\":\"1\"}", TR_BAD_JSON, "duplicate key \"p\""},
-	{"{\"stream\":\"a@trade\",\"stream\":\"a@trade\",\"data\":{}}", TR_BAD_JSON, "stream"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":tru,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_JSON, "literal"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":01,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_JSON, "number"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1x,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_JSON, "number"},
-	{"{\"e\":\"trade\",\"s\":\"BTC\xff\"}", TR_BAD_JSON, "UTF-8"},
-	{"{\"e\":\"trade\",\"s\":\"BTC\tUSDT\"}", TR_BAD_JSON, "control"},
-	/* wrong types */
-	{"[1,2]", TR_BAD_TYPE, "object"},
-	{"42", TR_BAD_TYPE, "object"},
-	{"\"trade\"", TR_BAD_TYPE, "object"},
-	{T_OK "\"p\":{\"v\":1},\"q\":\"1\"}", TR_BAD_TYPE, "price"},
-	{T_OK "\"p\":[\"1\"],\"q\":\"1\"}", TR_BAD_TYPE, "price"},
-	{T_OK "\"p\":1.5,\"q\":\"1\"}", TR_BAD_TYPE, "price"},
-	{T_OK "\"p\":null,\"q\":\"1\"}", TR_BAD_TYPE, "price"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":\"1\",\"T\":1,\"m\":true,\"p\":\"1\","
-	 "\"q\":\"1\"}",
-	 TR_BAD_TYPE, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":\"true\",\"p\":\"1\","
-	 "\"q\":\"1\"}",
-	 TR_BAD_TYPE, "maker"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":42,\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_TYPE, "symbol"},
-	{"{\"e\":7,\"s\":\"X\"}", TR_BAD_TYPE, "event type"},
-	{"{\"stream\":\"btcusdt@trade\",\"data\":[1]}", TR_BAD_TYPE, "data"},
-	{"{\"stream\":1,\"data\":{}}", TR_BAD_TYPE, "stream"},
-	{T_OK "\"p\":\"1\",\"q\":\"1\",\"X\":1}", TR_BAD_TYPE, "execution type"},
-	{"{\"result\":null,\"id\":\"1\"}", TR_BAD_TYPE, "id"},
-	{"{\"error\":\"no\",\"id\":1}", TR_BAD_TYPE, "error"},
-	{"{\"lastUpdateId\":\"1\",\"bids\":[],\"asks\":[]}", TR_BAD_TYPE, "lastUpdateId"},
-	/* missing fields */
-	{T_OK "\"q\":\"1\"}", TR_BAD_MISSING, "price"},
-	{T_OK "\"p\":\"1\"}", TR_BAD_MISSING, "quantity"},
-	{"{\"e\":\"trade\",\"E\":1,\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_MISSING, "symbol"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_MISSING, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_MISSING, "trade time"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"T\":1,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_MISSING, "maker"},
-	{"{\"e\":\"aggTrade\",\"s\":\"X\",\"a\":1,\"f\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_MISSING, "last id"},
-	{"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_MISSING,
-	 "bid quantity"},
-	{"{\"stream\":\"btcusdt@trade\"}", TR_BAD_MISSING, "data"},
-	{"{\"data\":{\"e\":\"trade\"}}", TR_BAD_MISSING, "stream"},
-	{"{\"result\":null}", TR_BAD_MISSING, "id"},
-	/* values */
-	{T_OK "\"p\":\"0\",\"q\":\"1\"}", TR_BAD_VALUE, "price \"p\" is not positive"},
-	{T_OK "\"p\":\"0.00000000\",\"q\":\"1\"}", TR_BAD_VALUE, "not positive"},
-	{T_OK "\"p\":\"-1.5\",\"q\":\"1\"}", TR_BAD_VALUE, "not positive"},
-	{T_OK "\"p\":\"1\",\"q\":\"0\"}", TR_BAD_VALUE, "quantity \"q\" is not positive"},
-	{T_OK "\"p\":\"1.000000001\",\"q\":\"1\"}", TR_BAD_VALUE, "decimals"},
-	{T_OK "\"p\":\"1,5\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{T_OK "\"p\":\"\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{T_OK "\"p\":\" 1\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{T_OK "\"p\":\"0x10\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{T_OK "\"p\":\"NaN\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{T_OK "\"p\":\"1\\u0030\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":-1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_VALUE, "negative"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1.5,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_VALUE, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1e3,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_VALUE, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":0,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_VALUE, "trade time"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_VALUE, "symbol"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\",\"t\":1,\"T\":1,\"m\":"
-	 "true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_VALUE, "symbol"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC USDT\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
-	 "\"1\"}",
-	 TR_BAD_VALUE, "symbol"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC\\u0000\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\","
-	 "\"q\":\"1\"}",
-	 TR_BAD_VALUE, "symbol"},
-	{"{\"e\":\"aggTrade\",\"s\":\"X\",\"a\":1,\"f\":5,\"l\":4,\"T\":1,\"m\":true,\"p\":\"1\","
-	 "\"q\":\"1\"}",
-	 TR_BAD_VALUE, "first id"},
-	{"{\"u\":1,\"s\":\"X\",\"b\":\"0\",\"B\":\"1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_VALUE,
-	 "bid price"},
-	{"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"-2\",\"A\":\"1\"}", TR_BAD_VALUE,
-	 "ask price"},
-	{"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"-1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_VALUE,
-	 "bid quantity"},
-	{"{\"stream\":\"ethusdt@trade\",\"data\":" T_OK "\"p\":\"1\",\"q\":\"1\"}}", TR_BAD_VALUE,
-	 "symbol"},
-	{"{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"BTCUSDT\"}}",
-	 TR_BAD_VALUE, "contradicts"},
-	{"{\"stream\":\"btcusdt@trade\\\"\",\"data\":{}}", TR_BAD_VALUE, "stream"},
-	{"{\"stream\":\"btcusdt@tradeXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\","
-	 "\"data\":{}}",
-	 TR_BAD_VALUE, "stream"},
-	/* overflow */
-	{T_OK "\"p\":\"92233720368.54775808\",\"q\":\"1\"}", TR_BAD_OVERFLOW, "price"},
-	{T_OK "\"p\":\"1e30\",\"q\":\"1\"}", TR_BAD_OVERFLOW, "price"},
-	{T_OK "\"p\":\"1\",\"q\":\"100000000000\"}", TR_BAD_OVERFLOW, "quantity"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":18446744073709551616,\"T\":1,\"m\":true,"
-	 "\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_OVERFLOW, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":99999999999999999999999,\"T\":1,\"m\":"
-	 "true,\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_OVERFLOW, "trade id"},
-	{"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":9223372036855,\"m\":true,\"p\":"
-	 "\"1\",\"q\":\"1\"}",
-	 TR_BAD_OVERFLOW, "trade time"},
-	{"{\"e\":\"trade\",\"E\":18446744073709551615,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":true,"
-	 "\"p\":\"1\",\"q\":\"1\"}",
-	 TR_BAD_OVERFLOW, "event time"},
-	{"{\"result\":null,\"id\":9223372036854775808}", TR_BAD_OVERFLOW, "id"},
-	/* unknown streams and events */
-	{"{\"stream\":\"btcusdt@miniTicker\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
-	{"{\"stream\":\"!bookTicker\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
-	{"{\"stream\":\"btcusdt@trades\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
-	{"{\"e\":\"24hrTicker\",\"s\":\"BTCUSDT\"}", TR_BAD_UNKNOWN_STREAM, "event type"},
-	{"{\"e\":\"Trade\",\"s\":\"BTCUSDT\"}", TR_BAD_UNKNOWN_STREAM, "event type"},
-	{"{}", TR_BAD_UNKNOWN_STREAM, "key set"},
-	{"{\"s\":\"BTCUSDT\",\"p\":\"1\"}", TR_BAD_UNKNOWN_STREAM, "key set"},
+    /* not JSON */
+    {"", TR_BAD_JSON, "empty"},
+    {"   ", TR_BAD_JSON, ""},
+    {"{", TR_BAD_JSON, ""},
+    {"}", TR_BAD_JSON, ""},
+    {"{\"e\":\"trade\"", TR_BAD_JSON, ""},
+    {"{\"e\":\"trade}", TR_BAD_JSON, ""},
+    {T_OK "\"p\":\"1\",\"q\":\"1\"}}", TR_BAD_JSON, "after"},
+    {T_OK "\"p\":\"1\",\"q\":\"1\"} {}", TR_BAD_JSON, "after"},
+    {T_OK "\"p\":\"1\",\"q\":\"1\",}", TR_BAD_JSON, ""},
+    {T_OK "\"p\":\"1\" \"q\":\"1\"}", TR_BAD_JSON, ""},
+    {T_OK "\"p\":\"1\",\"q\":\"1\",\"m\":true}", TR_BAD_JSON, "duplicate key \"m\""},
+    {T_OK "\"p\":\"1\",\"p\":\"2\",\"q\":\"1\"}", TR_BAD_JSON, "duplicate key \"p\""},
+    {"{\"stream\":\"a@trade\",\"stream\":\"a@trade\",\"data\":{}}", TR_BAD_JSON, "stream"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":tru,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_JSON, "literal"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":01,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_JSON, "number"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1x,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_JSON, "number"},
+    {"{\"e\":\"trade\",\"s\":\"BTC\xff\"}", TR_BAD_JSON, "UTF-8"},
+    {"{\"e\":\"trade\",\"s\":\"BTC\tUSDT\"}", TR_BAD_JSON, "control"},
+    /* wrong types */
+    {"[1,2]", TR_BAD_TYPE, "object"},
+    {"42", TR_BAD_TYPE, "object"},
+    {"\"trade\"", TR_BAD_TYPE, "object"},
+    {T_OK "\"p\":{\"v\":1},\"q\":\"1\"}", TR_BAD_TYPE, "price"},
+    {T_OK "\"p\":[\"1\"],\"q\":\"1\"}", TR_BAD_TYPE, "price"},
+    {T_OK "\"p\":1.5,\"q\":\"1\"}", TR_BAD_TYPE, "price"},
+    {T_OK "\"p\":null,\"q\":\"1\"}", TR_BAD_TYPE, "price"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":\"1\",\"T\":1,\"m\":true,\"p\":\"1\","
+     "\"q\":\"1\"}",
+     TR_BAD_TYPE, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":\"true\",\"p\":\"1\","
+     "\"q\":\"1\"}",
+     TR_BAD_TYPE, "maker"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":42,\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_TYPE, "symbol"},
+    {"{\"e\":7,\"s\":\"X\"}", TR_BAD_TYPE, "event type"},
+    {"{\"stream\":\"btcusdt@trade\",\"data\":[1]}", TR_BAD_TYPE, "data"},
+    {"{\"stream\":1,\"data\":{}}", TR_BAD_TYPE, "stream"},
+    {T_OK "\"p\":\"1\",\"q\":\"1\",\"X\":1}", TR_BAD_TYPE, "execution type"},
+    {"{\"result\":null,\"id\":\"1\"}", TR_BAD_TYPE, "id"},
+    {"{\"error\":\"no\",\"id\":1}", TR_BAD_TYPE, "error"},
+    {"{\"lastUpdateId\":\"1\",\"bids\":[],\"asks\":[]}", TR_BAD_TYPE, "lastUpdateId"},
+    /* missing fields */
+    {T_OK "\"q\":\"1\"}", TR_BAD_MISSING, "price"},
+    {T_OK "\"p\":\"1\"}", TR_BAD_MISSING, "quantity"},
+    {"{\"e\":\"trade\",\"E\":1,\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}", TR_BAD_MISSING,
+     "symbol"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_MISSING, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_MISSING, "trade time"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"T\":1,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_MISSING, "maker"},
+    {"{\"e\":\"aggTrade\",\"s\":\"X\",\"a\":1,\"f\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_MISSING, "last id"},
+    {"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_MISSING, "bid quantity"},
+    {"{\"stream\":\"btcusdt@trade\"}", TR_BAD_MISSING, "data"},
+    {"{\"data\":{\"e\":\"trade\"}}", TR_BAD_MISSING, "stream"},
+    {"{\"result\":null}", TR_BAD_MISSING, "id"},
+    /* values */
+    {T_OK "\"p\":\"0\",\"q\":\"1\"}", TR_BAD_VALUE, "price \"p\" is not positive"},
+    {T_OK "\"p\":\"0.00000000\",\"q\":\"1\"}", TR_BAD_VALUE, "not positive"},
+    {T_OK "\"p\":\"-1.5\",\"q\":\"1\"}", TR_BAD_VALUE, "not positive"},
+    {T_OK "\"p\":\"1\",\"q\":\"0\"}", TR_BAD_VALUE, "quantity \"q\" is not positive"},
+    {T_OK "\"p\":\"1.000000001\",\"q\":\"1\"}", TR_BAD_VALUE, "decimals"},
+    {T_OK "\"p\":\"1,5\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {T_OK "\"p\":\"\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {T_OK "\"p\":\" 1\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {T_OK "\"p\":\"0x10\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {T_OK "\"p\":\"NaN\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {T_OK "\"p\":\"1\\u0030\",\"q\":\"1\"}", TR_BAD_VALUE, "not a valid number"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":-1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_VALUE, "negative"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1.5,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_VALUE, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1e3,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_VALUE, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":0,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_VALUE, "trade time"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_VALUE, "symbol"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\",\"t\":1,\"T\":1,\"m\":"
+     "true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_VALUE, "symbol"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC USDT\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\",\"q\":"
+     "\"1\"}",
+     TR_BAD_VALUE, "symbol"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC\\u0000\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\","
+     "\"q\":\"1\"}",
+     TR_BAD_VALUE, "symbol"},
+    {"{\"e\":\"aggTrade\",\"s\":\"X\",\"a\":1,\"f\":5,\"l\":4,\"T\":1,\"m\":true,\"p\":\"1\","
+     "\"q\":\"1\"}",
+     TR_BAD_VALUE, "first id"},
+    {"{\"u\":1,\"s\":\"X\",\"b\":\"0\",\"B\":\"1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_VALUE,
+     "bid price"},
+    {"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"-2\",\"A\":\"1\"}", TR_BAD_VALUE,
+     "ask price"},
+    {"{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"-1\",\"a\":\"2\",\"A\":\"1\"}", TR_BAD_VALUE,
+     "bid quantity"},
+    {"{\"stream\":\"ethusdt@trade\",\"data\":" T_OK "\"p\":\"1\",\"q\":\"1\"}}", TR_BAD_VALUE,
+     "symbol"},
+    {"{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"BTCUSDT\"}}", TR_BAD_VALUE,
+     "contradicts"},
+    {"{\"stream\":\"btcusdt@trade\\\"\",\"data\":{}}", TR_BAD_VALUE, "stream"},
+    {"{\"stream\":\"btcusdt@tradeXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\","
+     "\"data\":{}}",
+     TR_BAD_VALUE, "stream"},
+    /* overflow */
+    {T_OK "\"p\":\"92233720368.54775808\",\"q\":\"1\"}", TR_BAD_OVERFLOW, "price"},
+    {T_OK "\"p\":\"1e30\",\"q\":\"1\"}", TR_BAD_OVERFLOW, "price"},
+    {T_OK "\"p\":\"1\",\"q\":\"100000000000\"}", TR_BAD_OVERFLOW, "quantity"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":18446744073709551616,\"T\":1,\"m\":true,"
+     "\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_OVERFLOW, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":99999999999999999999999,\"T\":1,\"m\":"
+     "true,\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_OVERFLOW, "trade id"},
+    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"T\":9223372036855,\"m\":true,\"p\":"
+     "\"1\",\"q\":\"1\"}",
+     TR_BAD_OVERFLOW, "trade time"},
+    {"{\"e\":\"trade\",\"E\":18446744073709551615,\"s\":\"BTCUSDT\",\"t\":1,\"T\":1,\"m\":true,"
+     "\"p\":\"1\",\"q\":\"1\"}",
+     TR_BAD_OVERFLOW, "event time"},
+    {"{\"result\":null,\"id\":9223372036854775808}", TR_BAD_OVERFLOW, "id"},
+    /* unknown streams and events */
+    {"{\"stream\":\"btcusdt@miniTicker\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
+    {"{\"stream\":\"!bookTicker\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
+    {"{\"stream\":\"btcusdt@trades\",\"data\":{}}", TR_BAD_UNKNOWN_STREAM, "stream"},
+    {"{\"e\":\"24hrTicker\",\"s\":\"BTCUSDT\"}", TR_BAD_UNKNOWN_STREAM, "event type"},
+    {"{\"e\":\"Trade\",\"s\":\"BTCUSDT\"}", TR_BAD_UNKNOWN_STREAM, "event type"},
+    {"{}", TR_BAD_UNKNOWN_STREAM, "key set"},
+    {"{\"s\":\"BTCUSDT\",\"p\":\"1\"}", TR_BAD_UNKNOWN_STREAM, "key set"},
 };
 
 Test(parse, every_bad_frame_names_its_reason)
@@ -595,8 +596,8 @@ Test(parse, every_bad_frame_names_its_reason)
 		cr_assert_eq(m.bad, c->bad, "%s: %s (%s), want %s", c->frame, tr_bad_name(m.bad),
 			     m.why, tr_bad_name(c->bad));
 		cr_assert(m.why && *m.why, "%s: no reason", c->frame);
-		cr_assert(strstr(m.why, c->why_has), "%s: reason \"%s\" lacks \"%s\"", c->frame, m.why,
-			  c->why_has);
+		cr_assert(strstr(m.why, c->why_has), "%s: reason \"%s\" lacks \"%s\"", c->frame,
+			  m.why, c->why_has);
 	}
 	/* Each bad frame leaves the parser fine for the next good one. */
 	struct tr_msg m;
@@ -640,31 +641,33 @@ Test(parse, edges_that_are_valid)
 	cr_assert_eq(m.u.trade.side, TR_SIDE_BUY);
 	cr_assert_eq(m.u.trade.nonmarket, 0);
 	/* Whitespace everywhere JSON allows it; exponents in decimal strings. */
-	cr_assert_eq(parse(p,
-			   " \n{ \"e\" : \"trade\" ,\t\"s\":\"ETHUSDT\" , \"t\" : 7 , \"T\" : 1 , "
-			   "\"m\" : true , \"p\" : \"1.5e2\" , \"q\" : \"2\" , \"X\" : \"ADL\" }\r\n ",
-			   &m),
-		     TR_MSG_TRADE, "%s", m.why);
+	cr_assert_eq(
+	    parse(p,
+		  " \n{ \"e\" : \"trade\" ,\t\"s\":\"ETHUSDT\" , \"t\" : 7 , \"T\" : 1 , "
+		  "\"m\" : true , \"p\" : \"1.5e2\" , \"q\" : \"2\" , \"X\" : \"ADL\" }\r\n ",
+		  &m),
+	    TR_MSG_TRADE, "%s", m.why);
 	cr_assert_eq(m.u.trade.price, 15000000000ll);
 	cr_assert_eq(m.u.trade.ts_event, 0);
 	cr_assert_eq(m.u.trade.nonmarket, 1);
 	/* A quote may have an empty side (0 price, 0 quantity). */
-	cr_assert_eq(parse(p, "{\"u\":1,\"s\":\"X\",\"b\":\"0\",\"B\":\"0\",\"a\":\"2\",\"A\":\"0\"}",
-			   &m),
-		     TR_MSG_QUOTE, "%s", m.why);
+	cr_assert_eq(
+	    parse(p, "{\"u\":1,\"s\":\"X\",\"b\":\"0\",\"B\":\"0\",\"a\":\"2\",\"A\":\"0\"}", &m),
+	    TR_MSG_QUOTE, "%s", m.why);
 	cr_assert_eq(m.u.quote.bid_px, 0);
 	cr_assert_eq(m.u.quote.ask_qty, 0);
 	/* Futures bookTicker without "E" takes "T". */
-	cr_assert_eq(parse(p,
-			   "{\"e\":\"bookTicker\",\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":"
-			   "\"2\",\"A\":\"1\",\"T\":5}",
-			   &m),
-		     TR_MSG_QUOTE, "%s", m.why);
+	cr_assert_eq(
+	    parse(p,
+		  "{\"e\":\"bookTicker\",\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":"
+		  "\"2\",\"A\":\"1\",\"T\":5}",
+		  &m),
+	    TR_MSG_QUOTE, "%s", m.why);
 	cr_assert_eq(m.u.quote.ts_event, 5000000);
 	/* Unknown members of any type are skipped; escaped keys are unknown keys. */
-	cr_assert_eq(parse(p, T_OK "\"p\":\"1\",\"q\":\"1\",\"zz\":{\"a\":[1,{}]},\"\\u0070\":0}",
-			   &m),
-		     TR_MSG_TRADE, "%s", m.why);
+	cr_assert_eq(
+	    parse(p, T_OK "\"p\":\"1\",\"q\":\"1\",\"zz\":{\"a\":[1,{}]},\"\\u0070\":0}", &m),
+	    TR_MSG_TRADE, "%s", m.why);
 	/* Replies. */
 	cr_assert_eq(parse(p, "{\"result\":null,\"id\":1}", &m), TR_MSG_REPLY);
 	cr_assert_eq(m.u.reply.id, 1);
@@ -680,14 +683,14 @@ Test(parse, edges_that_are_valid)
 	cr_assert_eq(m.u.reply.id, -1);
 	/* Known, unused: depth, markPrice, kline, snapshots, partial depth. */
 	static const char *ignored[] = {
-		"{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\","
-		"\"b\":[],\"a\":[]}}",
-		"{\"stream\":\"btcusdt@depth20@100ms\",\"data\":{\"lastUpdateId\":1,\"bids\":[],"
-		"\"asks\":[]}}",
-		"{\"stream\":\"btcusdt@markPrice@1s\",\"data\":{\"e\":\"markPriceUpdate\"}}",
-		"{\"stream\":\"btcusdt@kline_1m\",\"data\":{\"e\":\"kline\",\"k\":{}}}",
-		"{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"b\":[],\"a\":[]}",
-		"{\"lastUpdateId\":1027024,\"E\":1,\"T\":1,\"bids\":[[\"4.0\",\"431.0\"]],\"asks\":[]}",
+	    "{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\","
+	    "\"b\":[],\"a\":[]}}",
+	    "{\"stream\":\"btcusdt@depth20@100ms\",\"data\":{\"lastUpdateId\":1,\"bids\":[],"
+	    "\"asks\":[]}}",
+	    "{\"stream\":\"btcusdt@markPrice@1s\",\"data\":{\"e\":\"markPriceUpdate\"}}",
+	    "{\"stream\":\"btcusdt@kline_1m\",\"data\":{\"e\":\"kline\",\"k\":{}}}",
+	    "{\"e\":\"depthUpdate\",\"s\":\"BTCUSDT\",\"b\":[],\"a\":[]}",
+	    "{\"lastUpdateId\":1027024,\"E\":1,\"T\":1,\"bids\":[[\"4.0\",\"431.0\"]],\"asks\":[]}",
 	};
 	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
 		cr_assert_eq(parse(p, ignored[i], &m), TR_MSG_IGNORED, "%s: %s", ignored[i],
@@ -726,18 +729,18 @@ Test(parse, oversize_frames_are_not_read)
 Test(parse, no_read_beyond_the_padding)
 {
 	static const char *frames[] = {
-		"{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161255343,\"s\":"
-		"\"BTCUSDT\",\"t\":3735683259,\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":"
-		"1723161255342,\"m\":true,\"M\":true}}",
-		"{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","
-		"\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
-		"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1.5\",\"qty\":2,"
-		"\"trade_id\":7,\"ts_event\":5,\"side\":\"buy\"}",
-		"{\"result\":null,\"id\":1}",
+	    "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161255343,\"s\":"
+	    "\"BTCUSDT\",\"t\":3735683259,\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":"
+	    "1723161255342,\"m\":true,\"M\":true}}",
+	    "{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","
+	    "\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
+	    "{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1.5\",\"qty\":2,"
+	    "\"trade_id\":7,\"ts_event\":5,\"side\":\"buy\"}",
+	    "{\"result\":null,\"id\":1}",
 	};
 	long pg = sysconf(_SC_PAGESIZE);
-	char *map = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	char *map =
+	    mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct tr_parser *p = tr_parser_new();
 	struct tr_msg m;
 
@@ -755,8 +758,8 @@ Test(parse, no_read_beyond_the_padding)
 			enum tr_msg_kind g = tr_parse_gateway(p, at, len, &m);
 
 			if (len < full)
-				cr_assert(k == TR_MSG_BAD && g == TR_MSG_BAD, "prefix %zu of %s", len,
-					  frames[i]);
+				cr_assert(k == TR_MSG_BAD && g == TR_MSG_BAD, "prefix %zu of %s",
+					  len, frames[i]);
 			else
 				cr_assert(k != TR_MSG_BAD || g != TR_MSG_BAD, "%s", frames[i]);
 		}
@@ -772,12 +775,13 @@ Test(parse, gateway_records)
 	struct tr_parser *p = tr_parser_new();
 	struct tr_msg m;
 
-	cr_assert_eq(parse_gw(p,
-			      "{\"type\":\"trade\",\"venue\":\"desk1\",\"symbol\":\"BTC-USD\",\"price\":"
-			      "\"61837.63\",\"qty\":\"0.5\",\"trade_id\":7,\"ts_event\":"
-			      "1723161255342000001,\"side\":\"sell\",\"note\":[1,2]}",
-			      &m),
-		     TR_MSG_TRADE, "%s", m.why);
+	cr_assert_eq(
+	    parse_gw(p,
+		     "{\"type\":\"trade\",\"venue\":\"desk1\",\"symbol\":\"BTC-USD\",\"price\":"
+		     "\"61837.63\",\"qty\":\"0.5\",\"trade_id\":7,\"ts_event\":"
+		     "1723161255342000001,\"side\":\"sell\",\"note\":[1,2]}",
+		     &m),
+	    TR_MSG_TRADE, "%s", m.why);
 	cr_assert_str_eq(m.venue, "desk1");
 	cr_assert_str_eq(m.symbol, "BTC-USD");
 	cr_assert_eq(m.u.trade.price, 6183763000000ll);
@@ -797,58 +801,59 @@ Test(parse, gateway_records)
 	cr_assert_eq(m.u.trade.price, 125000000);
 	cr_assert_eq(m.u.trade.ts_event, 0);
 	cr_assert_eq(m.u.trade.side, TR_SIDE_UNKNOWN);
-	cr_assert_eq(parse_gw(p,
-			      "{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\","
-			      "\"bid_qty\":\"2\",\"ask_px\":\"1.1\",\"ask_qty\":\"0\",\"ts_event\":9}",
-			      &m),
-		     TR_MSG_QUOTE, "%s", m.why);
+	cr_assert_eq(
+	    parse_gw(p,
+		     "{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\","
+		     "\"bid_qty\":\"2\",\"ask_px\":\"1.1\",\"ask_qty\":\"0\",\"ts_event\":9}",
+		     &m),
+	    TR_MSG_QUOTE, "%s", m.why);
 	cr_assert_eq(m.u.quote.bid_px, 100000000);
 	cr_assert_eq(m.u.quote.ask_px, 110000000);
 	cr_assert_eq(m.u.quote.ask_qty, 0);
 	cr_assert_eq(m.u.quote.ts_event, 9);
 
 	static const struct bad_case gw_bad[] = {
-		{"{\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\"}", TR_BAD_MISSING,
-		 "type"},
-		{"{\"type\":\"order\",\"venue\":\"v\"}", TR_BAD_UNKNOWN_STREAM, "type"},
-		{"{\"type\":1}", TR_BAD_TYPE, "type"},
-		{"{\"type\":\"trade\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\"}", TR_BAD_MISSING,
-		 "venue"},
-		{"{\"type\":\"trade\",\"venue\":\"0123456789abcdef\",\"symbol\":\"S\",\"price\":\"1\","
-		 "\"qty\":\"1\"}",
-		 TR_BAD_VALUE, "venue"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"qty\":\"1\"}", TR_BAD_MISSING,
-		 "price"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"0\",\"qty\":\"1\"}",
-		 TR_BAD_VALUE, "price"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":true,\"qty\":\"1\"}",
-		 TR_BAD_TYPE, "price"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
-		 "\"side\":\"BUY\"}",
-		 TR_BAD_VALUE, "side"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
-		 "\"ts_event\":\"5\"}",
-		 TR_BAD_TYPE, "ts_event"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
-		 "\"ts_event\":9223372036854775808}",
-		 TR_BAD_OVERFLOW, "ts_event"},
-		{"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
-		 "\"trade_id\":-1}",
-		 TR_BAD_VALUE, "trade_id"},
-		{"{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\",\"bid_qty\":"
-		 "\"1\",\"ask_px\":\"0\",\"ask_qty\":\"3\"}",
-		 TR_BAD_VALUE, "ask_px"},
-		{"{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\",\"bid_qty\":"
-		 "\"1\",\"ask_px\":\"2\"}",
-		 TR_BAD_MISSING, "ask_qty"},
-		{"{\"type\":\"trade\",\"type\":\"trade\"}", TR_BAD_JSON, "duplicate"},
-		{"{\"type\":\"trade\"", TR_BAD_JSON, ""},
-		{"[\"trade\"]", TR_BAD_TYPE, "object"},
+	    {"{\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\"}", TR_BAD_MISSING,
+	     "type"},
+	    {"{\"type\":\"order\",\"venue\":\"v\"}", TR_BAD_UNKNOWN_STREAM, "type"},
+	    {"{\"type\":1}", TR_BAD_TYPE, "type"},
+	    {"{\"type\":\"trade\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\"}", TR_BAD_MISSING,
+	     "venue"},
+	    {"{\"type\":\"trade\",\"venue\":\"0123456789abcdef\",\"symbol\":\"S\",\"price\":\"1\","
+	     "\"qty\":\"1\"}",
+	     TR_BAD_VALUE, "venue"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"qty\":\"1\"}", TR_BAD_MISSING,
+	     "price"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"0\",\"qty\":\"1\"}",
+	     TR_BAD_VALUE, "price"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":true,\"qty\":\"1\"}",
+	     TR_BAD_TYPE, "price"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
+	     "\"side\":\"BUY\"}",
+	     TR_BAD_VALUE, "side"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
+	     "\"ts_event\":\"5\"}",
+	     TR_BAD_TYPE, "ts_event"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
+	     "\"ts_event\":9223372036854775808}",
+	     TR_BAD_OVERFLOW, "ts_event"},
+	    {"{\"type\":\"trade\",\"venue\":\"v\",\"symbol\":\"S\",\"price\":\"1\",\"qty\":\"1\","
+	     "\"trade_id\":-1}",
+	     TR_BAD_VALUE, "trade_id"},
+	    {"{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\",\"bid_qty\":"
+	     "\"1\",\"ask_px\":\"0\",\"ask_qty\":\"3\"}",
+	     TR_BAD_VALUE, "ask_px"},
+	    {"{\"type\":\"quote\",\"venue\":\"v\",\"symbol\":\"S\",\"bid_px\":\"1\",\"bid_qty\":"
+	     "\"1\",\"ask_px\":\"2\"}",
+	     TR_BAD_MISSING, "ask_qty"},
+	    {"{\"type\":\"trade\",\"type\":\"trade\"}", TR_BAD_JSON, "duplicate"},
+	    {"{\"type\":\"trade\"", TR_BAD_JSON, ""},
+	    {"[\"trade\"]", TR_BAD_TYPE, "object"},
 	};
 	for (size_t i = 0; i < sizeof gw_bad / sizeof gw_bad[0]; i++) {
 		cr_assert_eq(parse_gw(p, gw_bad[i].frame, &m), TR_MSG_BAD, "%s", gw_bad[i].frame);
-		cr_assert_eq(m.bad, gw_bad[i].bad, "%s: %s (%s)", gw_bad[i].frame, tr_bad_name(m.bad),
-			     m.why);
+		cr_assert_eq(m.bad, gw_bad[i].bad, "%s: %s (%s)", gw_bad[i].frame,
+			     tr_bad_name(m.bad), m.why);
 		cr_assert(strstr(m.why, gw_bad[i].why_has), "%s: \"%s\"", gw_bad[i].frame, m.why);
 	}
 	tr_parser_free(p);

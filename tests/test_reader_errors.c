@@ -44,7 +44,8 @@ static void expect_open_error(const char *p, int code, const char *words)
 
 	cr_assert_eq(rc, -code, "open %s: got %d (%s), want %d", p, rc, tr_errmsg(), -code);
 	cr_assert_eq(r, (struct tr_region *)0x1, "no region on failure");
-	cr_assert_not_null(strstr(tr_errmsg(), words), "message '%s' lacks '%s'", tr_errmsg(), words);
+	cr_assert_not_null(strstr(tr_errmsg(), words), "message '%s' lacks '%s'", tr_errmsg(),
+			   words);
 	cr_assert_not_null(strstr(tr_errmsg(), p), "message '%s' names the file", tr_errmsg());
 }
 

@@ -73,7 +73,8 @@ Test(ring, join_tail_skips_history_and_join_oldest_replays_it)
 	tr_cursor_init(&at, r, TR_KIND_TRADE, TR_JOIN_SEQ, 30);
 	cr_assert_eq(tr_poll(&tail, &t), TR_POLL_EMPTY);
 	for (uint64_t s = 25; s <= 40; s++) {
-		cr_assert_eq(tr_poll(&oldest, &t), TR_POLL_RECORD, "seq %llu", (unsigned long long)s);
+		cr_assert_eq(tr_poll(&oldest, &t), TR_POLL_RECORD, "seq %llu",
+			     (unsigned long long)s);
 		cr_assert_eq(t.seq, s);
 	}
 	cr_assert_eq(tr_poll(&at, &t), TR_POLL_RECORD);
@@ -177,8 +178,8 @@ Test(ring, a_writer_that_died_mid_lap_is_seen_as_a_lap)
 	struct tr_cursor c;
 	struct tr_trade t;
 
-	tr_cursor_init(&c, r, TR_KIND_TRADE, TR_JOIN_TAIL, 0); /* wants 1 */
-	publish_trades(w, 17);                                 /* 17 overwrote slot 1 */
+	tr_cursor_init(&c, r, TR_KIND_TRADE, TR_JOIN_TAIL, 0);	   /* wants 1 */
+	publish_trades(w, 17);					   /* 17 overwrote slot 1 */
 	*(uint64_t *)(w->rings[TR_KIND_TRADE].slots + 1 * 64) = 0; /* ...and stopped busy */
 	int rc = TR_POLL_EMPTY;
 	for (int i = 0; i < 1000 && rc == TR_POLL_EMPTY; i++)
@@ -297,8 +298,10 @@ Test(ring, new_geometry_retires_the_old_file)
 	cr_assert(!w->reopened, "a different geometry cannot be reused in place");
 	struct tr_region *r2 = open_reader(inst);
 	cr_assert_eq(tr_region_superblock(r2)->rings[0].slot_count, 64);
-	cr_assert_eq(tr_region_liveness(r, 0), -TR_ESTOPPED, "the old mapping sees its engine gone");
-	cr_assert_eq(tr_region_superblock(r)->rings[0].slot_count, 16, "and stays mapped and valid");
+	cr_assert_eq(tr_region_liveness(r, 0), -TR_ESTOPPED,
+		     "the old mapping sees its engine gone");
+	cr_assert_eq(tr_region_superblock(r)->rings[0].slot_count, 16,
+		     "and stays mapped and valid");
 	cr_assert(tr_region_replaced(r), "the old mapping learns the file was replaced");
 	cr_assert(!tr_region_replaced(r2));
 	tr_region_close(r2);
@@ -347,7 +350,8 @@ Test(ring, rejects_bad_instance_names)
 {
 	struct tr_writer_config cfg;
 	struct tr_writer *w = NULL;
-	static const char *bad[] = {"", "../etc", "a/b", ".hidden", "way-too-long-instance-name-0123456789"};
+	static const char *bad[] = {"", "../etc", "a/b", ".hidden",
+				    "way-too-long-instance-name-0123456789"};
 
 	tr_writer_config_default(&cfg);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -411,7 +415,8 @@ static void check_wait(enum tr_wait_mode mode)
 	cr_assert_eq(wt.rc, TR_POLL_RECORD);
 	cr_assert_eq(wt.t.seq, 1);
 	if (mode == TR_WAIT_FUTEX)
-		cr_assert_geq(w->sb->counters[TR_CTR_FUTEX_WAKES], 1, "the commit woke the sleeper");
+		cr_assert_geq(w->sb->counters[TR_CTR_FUTEX_WAKES], 1,
+			      "the commit woke the sleeper");
 	tr_region_close(wt.r);
 	tr_writer_close(w);
 	tr_writer_unlink(NULL, inst);

@@ -105,8 +105,10 @@ static void reader_loop(struct rcfg *rc)
 		/* pairs with the producer's release store of pause */
 		if (rc->stoppable && __atomic_load_n(&rc->sh->pause, __ATOMIC_ACQUIRE) &&
 		    !__atomic_load_n(&rc->sh->resume, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&st->paused, 1, __ATOMIC_RELEASE); /* pairs with producer */
-			while (!__atomic_load_n(&rc->sh->resume, __ATOMIC_ACQUIRE)) /* pairs with producer */
+			__atomic_store_n(&st->paused, 1,
+					 __ATOMIC_RELEASE); /* pairs with producer */
+			while (!__atomic_load_n(&rc->sh->resume,
+						__ATOMIC_ACQUIRE)) /* pairs with producer */
 				usleep(1000);
 			__atomic_store_n(&st->paused, 0, __ATOMIC_RELEASE);
 		}
@@ -141,7 +143,8 @@ static void produce(struct tr_writer *w, unsigned kind, uint64_t n, struct share
 			if (stoppable[i] && stopped)
 				continue;
 			/* pairs with the reader's release store of progress */
-			while (s - __atomic_load_n(&sh->r[i].progress, __ATOMIC_ACQUIRE) > cap / 2) {
+			while (s - __atomic_load_n(&sh->r[i].progress, __ATOMIC_ACQUIRE) >
+			       cap / 2) {
 				tr_writer_commit(w);
 				sched_yield();
 			}
@@ -150,7 +153,7 @@ static void produce(struct tr_writer *w, unsigned kind, uint64_t n, struct share
 		uint64_t got = tr_writer_publish(w, kind, rec);
 		if (got != s)
 			cr_assert_fail("published seq %llu, expected %llu", (unsigned long long)got,
-				 (unsigned long long)s);
+				       (unsigned long long)s);
 		if ((s & 63) == 0)
 			tr_writer_commit(w);
 		if ((s & 4095) == 0)
@@ -162,8 +165,11 @@ static void produce(struct tr_writer *w, unsigned kind, uint64_t n, struct share
 				if (pids) {
 					kill(pids[i], SIGSTOP);
 				} else {
-					__atomic_store_n(&sh->pause, 1, __ATOMIC_RELEASE); /* pairs with reader */
-					while (!__atomic_load_n(&sh->r[i].paused, __ATOMIC_ACQUIRE)) /* pairs with reader */
+					__atomic_store_n(&sh->pause, 1,
+							 __ATOMIC_RELEASE); /* pairs with reader */
+					while (!__atomic_load_n(
+					    &sh->r[i].paused,
+					    __ATOMIC_ACQUIRE)) /* pairs with reader */
 						sched_yield();
 				}
 				stopped = 1;
@@ -172,7 +178,8 @@ static void produce(struct tr_writer *w, unsigned kind, uint64_t n, struct share
 				if (pids)
 					kill(pids[i], SIGCONT);
 				else
-					__atomic_store_n(&sh->resume, 1, __ATOMIC_RELEASE); /* pairs with reader */
+					__atomic_store_n(&sh->resume, 1,
+							 __ATOMIC_RELEASE); /* pairs with reader */
 				stopped = 2;
 			}
 		}
@@ -195,7 +202,8 @@ static void check(struct shared *sh, int nr, const int *stoppable, uint64_t n)
 			     (unsigned long long)st->delivered, (unsigned long long)st->lost,
 			     (unsigned long long)n);
 		if (stoppable[i]) {
-			cr_assert_geq(st->lap_events, 1, "the stopped reader must have been lapped");
+			cr_assert_geq(st->lap_events, 1,
+				      "the stopped reader must have been lapped");
 			cr_assert_gt(st->lost, 0);
 		} else {
 			cr_assert_eq(st->lost, 0, "reader %d kept up and must lose nothing", i);
@@ -209,8 +217,8 @@ static void run_processes(unsigned kind, uint64_t slots, uint64_t n, enum tr_wai
 	char inst[64];
 	th_instance(inst, sizeof inst, "stress");
 	struct tr_writer *w = th_writer(inst, slots);
-	struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct shared *sh =
+	    mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	const int nr = 3, stoppable[MAXR] = {0, 0, 1};
 	pid_t pids[MAXR];
 
@@ -219,7 +227,8 @@ static void run_processes(unsigned kind, uint64_t slots, uint64_t n, enum tr_wai
 	for (int i = 0; i < nr; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
-			struct rcfg rc = {.inst = inst, .kind = kind, .n = n, .mode = mode, .sh = sh, .id = i};
+			struct rcfg rc = {
+			    .inst = inst, .kind = kind, .n = n, .mode = mode, .sh = sh, .id = i};
 			reader_loop(&rc);
 			_exit(0);
 		}
@@ -270,7 +279,12 @@ static void run_threads(unsigned kind, uint64_t slots, uint64_t n, enum tr_wait_
 
 	cr_assert_eq(tr_region_attach(&r, w->base, w->size, w->ctl, 0), 0, "%s", tr_errmsg());
 	for (int i = 0; i < nr; i++) {
-		rc[i] = (struct rcfg){.attached = r, .kind = kind, .n = n, .mode = mode, .sh = sh, .id = i,
+		rc[i] = (struct rcfg){.attached = r,
+				      .kind = kind,
+				      .n = n,
+				      .mode = mode,
+				      .sh = sh,
+				      .id = i,
 				      .stoppable = stoppable[i]};
 		pthread_create(&th[i], NULL, reader_thread, &rc[i]);
 	}

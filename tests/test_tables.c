@@ -27,7 +27,8 @@ Test(symbols, ids_are_dense_stable_and_idempotent)
 	cr_assert_eq(tr_writer_venue(w, "binance"), 0);
 	cr_assert_eq(tr_writer_symbol(w, 0, "BTCUSDT"), 0);
 	cr_assert_eq(tr_writer_symbol(w, 0, "ETHUSDT"), 1);
-	cr_assert_eq(tr_writer_symbol(w, 1, "BTCUSDT"), 2, "same name on another venue is another symbol");
+	cr_assert_eq(tr_writer_symbol(w, 1, "BTCUSDT"), 2,
+		     "same name on another venue is another symbol");
 	cr_assert_eq(tr_writer_symbol(w, 0, "BTCUSDT"), 0);
 	cr_assert_eq(tr_symbol_count(r), 3);
 	cr_assert_eq(tr_venue_count(r), 2);
@@ -59,7 +60,8 @@ Test(symbols, bad_names_and_a_full_table_are_errors)
 	int v = tr_writer_venue(w, "x");
 	cr_assert_eq(tr_writer_symbol(w, (unsigned)v, ""), -EINVAL);
 	cr_assert_eq(tr_writer_symbol(w, (unsigned)v, "A B"), -EINVAL);
-	cr_assert_eq(tr_writer_symbol(w, (unsigned)v, "0123456789012345678901234567890123"), -EINVAL);
+	cr_assert_eq(tr_writer_symbol(w, (unsigned)v, "0123456789012345678901234567890123"),
+		     -EINVAL);
 	cr_assert_eq(tr_writer_symbol(w, 5, "BTCUSDT"), -EINVAL, "unregistered venue");
 	cr_assert_eq(tr_writer_venue(w, "a-venue-name-too-long"), -EINVAL);
 	for (int i = 0; i < 64; i++) {

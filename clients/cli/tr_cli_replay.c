@@ -19,14 +19,14 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: tickring [--instance NAME] replay [--speed N|max] [--DIRECTIVE VALUE]... FILE...\n"
-	"\n"
-	"Replay capture files (one frame per line: `<recv ns or us> <frame>`, plain or\n"
-	"gzip) into the instance's region, as `tickringd --replay` does.\n"
-	"\n"
-	"  --speed N|max   1 = the original pace, N = N times faster, max (default)\n"
-	"  --DIRECTIVE V   any tickringd directive (see tickringd --help), e.g.\n"
-	"                  --journal-dir DIR, --ring-slots 65536\n";
+    "usage: tickring [--instance NAME] replay [--speed N|max] [--DIRECTIVE VALUE]... FILE...\n"
+    "\n"
+    "Replay capture files (one frame per line: `<recv ns or us> <frame>`, plain or\n"
+    "gzip) into the instance's region, as `tickringd --replay` does.\n"
+    "\n"
+    "  --speed N|max   1 = the original pace, N = N times faster, max (default)\n"
+    "  --DIRECTIVE V   any tickringd directive (see tickringd --help), e.g.\n"
+    "                  --journal-dir DIR, --ring-slots 65536\n";
 
 static volatile sig_atomic_t stop;
 
