@@ -1,0 +1,513 @@
+/* tr_candle.c - the candle builder: a ring of UTC-aligned buckets per symbol and interval.
+ *
+ * A bucket is identified by its open time; bucket n of the timeline lives in
+ * slot n mod nslots. The main invariant: every open (non-final) bucket has
+ * open_time >= fin, and all open buckets lie within nslots consecutive
+ * buckets, so two open buckets never share a slot. `fin` only grows: every
+ * bucket with open_time < fin is final (emitted, or empty and skipped). The
+ * watermark moves fin in tr_candle_advance(); a trade a whole ring ahead of
+ * the oldest open bucket moves it in tr_candle_add() (early finalization).
+ *
+ * The hot path (a trade into an open bucket) is integer adds and compares:
+ * the quote sums stay exact at 1e-16 in __int128 and are divided down only
+ * when a record is made (materialize), which happens at most at the partial
+ * rate, at close, and on tr_candle_current().
+ */
+#include "tr_candle.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS_PER_S 1000000000LL
+#define SCALE 100000000LL /* 1e-8 */
+/* Unix epoch was a Thursday; Binance weeks start on Monday: 4 days later. */
+#define WEEK_OFFSET_NS (4LL * 86400 * NS_PER_S)
+
+#define I128_MAX ((__int128)(((unsigned __int128)1 << 127) - 1))
+
+struct slot {
+	int64_t open_time; /* bucket; meaningful only when used */
+	int64_t open, high, low, close;
+	int64_t open_ts, close_ts; /* (ts, id) keys of the open and close prints */
+	uint64_t open_id, close_id;
+	uint64_t first_id, last_id;
+	int64_t volume, tb_volume; /* x 1e-8, saturating */
+	__int128 quote, tb_quote;  /* exact price*qty, x 1e-16, saturating */
+	int64_t ts_update;
+	uint32_t trade_count;
+	uint8_t used;
+	uint8_t final;	 /* closed; later changes are revisions */
+	uint8_t emitted; /* a final record went out */
+	uint8_t dirty;	 /* changed since the last partial */
+	uint8_t flags;	 /* TR_CANDLE_GAP | EMPTY | OVERFLOW (FINAL comes from .final) */
+	uint8_t revision;
+};
+
+struct tr_candle_builder {
+	struct tr_candle_cfg cfg;
+	int64_t iv;	/* interval, ns */
+	int64_t offset; /* alignment offset, ns (weeks) */
+	uint32_t nslots;
+	int fin_set; /* fin is meaningful */
+	int64_t fin; /* buckets with open_time < fin are final */
+	int have_newest;
+	int64_t newest; /* newest bucket that holds a candle */
+	int have_prev;
+	int64_t prev_close; /* close of the last finalized candle, for FLAT */
+	int gap_pending;
+	int have_partial;
+	int64_t last_partial; /* caller time of the last partial */
+	int64_t partial_gap;  /* min ns between partials */
+	struct tr_candle rec; /* scratch record handed to emit / current */
+	struct slot slots[];
+};
+
+static const uint32_t intervals[] = {1,	   60,	  180,	 300,	900,   1800,  3600,
+				     7200, 14400, 21600, 28800, 43200, 86400, 604800};
+
+int tr_candle_interval_valid(uint32_t interval_s)
+{
+	for (size_t i = 0; i < sizeof intervals / sizeof intervals[0]; i++)
+		if (intervals[i] == interval_s)
+			return 1;
+	return 0;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t align(int64_t iv, int64_t offset, int64_t ts)
+{
+	/* ts - offset cannot overflow for offset >= 0 unless ts is near INT64_MIN. */
+	if (ts < INT64_MIN + offset + iv)
+		ts = INT64_MIN + offset + iv;
+	return floor_div(ts - offset, iv) * iv + offset;
+}
+
+int64_t tr_candle_align(uint32_t interval_s, int64_t ts_ns)
+{
+	int64_t iv = (int64_t)interval_s * NS_PER_S;
+
+	return align(iv, interval_s == 604800 ? WEEK_OFFSET_NS : 0, ts_ns);
+}
+
+int64_t tr_candle_interval_ns(const struct tr_candle_builder *b)
+{
+	return b->iv;
+}
+
+struct tr_candle_builder *tr_candle_new(const struct tr_candle_cfg *cfg)
+{
+	if (!cfg || !tr_candle_interval_valid(cfg->interval_s) || cfg->lateness_ns < 0 ||
+	    cfg->revise_ns < 0 || cfg->policy > TR_CANDLE_POLICY_FLAT ||
+	    cfg->slots > TR_CANDLE_MAX_SLOTS || (cfg->slots && cfg->slots < 2)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	int64_t iv = (int64_t)cfg->interval_s * NS_PER_S;
+	uint32_t n = cfg->slots;
+
+	if (!n) {
+		/* Open buckets span [watermark, newest trade] (lateness plus the
+		 * exchange clock's lead); final ones stay revisable for revise_ns. */
+		int64_t span =
+		    cfg->lateness_ns / 2 + cfg->revise_ns / 2 + NS_PER_S; /* halves: no overflow */
+		int64_t k = span / iv * 2 + 2 + 3;
+
+		n = k > (int64_t)TR_CANDLE_MAX_SLOTS ? TR_CANDLE_MAX_SLOTS
+		    : k < 4			     ? 4
+						     : (uint32_t)k;
+	}
+	struct tr_candle_builder *b = calloc(1, sizeof *b + (size_t)n * sizeof(struct slot));
+
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->cfg = *cfg;
+	b->iv = iv;
+	b->offset = cfg->interval_s == 604800 ? WEEK_OFFSET_NS : 0;
+	b->nslots = n;
+	b->partial_gap = cfg->partial_per_s ? NS_PER_S / cfg->partial_per_s : 0;
+	return b;
+}
+
+void tr_candle_free(struct tr_candle_builder *b)
+{
+	free(b);
+}
+
+static struct slot *slot_of(struct tr_candle_builder *b, int64_t open_time)
+{
+	int64_t n = floor_div(open_time - b->offset, b->iv) % (int64_t)b->nslots;
+
+	if (n < 0)
+		n += b->nslots;
+	return &b->slots[n];
+}
+
+/* Round n / d half to even; n >= 0, d > 0. */
+static __int128 div_half_even(__int128 n, __int128 d)
+{
+	__int128 q = n / d, r = n % d;
+
+	if (r > d - r || (r == d - r && (q & 1)))
+		q++;
+	return q;
+}
+
+/* Exact 1e-16 sum to 1e-8, saturating. */
+static int64_t round_quote(__int128 q, uint8_t *flags)
+{
+	__int128 v = div_half_even(q, SCALE);
+
+	if (v > INT64_MAX) {
+		*flags |= TR_CANDLE_OVERFLOW;
+		return INT64_MAX;
+	}
+	return (int64_t)v;
+}
+
+static const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
+{
+	struct tr_candle *c = &b->rec;
+
+	memset(c, 0, sizeof *c);
+	c->open_time = s->open_time;
+	c->open = s->open;
+	c->high = s->high;
+	c->low = s->low;
+	c->close = s->close;
+	c->volume = s->volume;
+	c->quote_volume = round_quote(s->quote, &s->flags);
+	c->taker_buy_volume = s->tb_volume;
+	c->taker_buy_quote_volume = round_quote(s->tb_quote, &s->flags);
+	if (s->volume > 0) {
+		__int128 v = div_half_even(s->quote, s->volume);
+
+		c->vwap = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+	}
+	c->first_trade_id = s->first_id;
+	c->last_trade_id = s->last_id;
+	c->ts_update = s->ts_update;
+	c->trade_count = s->trade_count;
+	c->symbol_id = b->cfg.symbol_id;
+	c->interval_s = b->cfg.interval_s;
+	c->venue_id = b->cfg.venue_id;
+	c->flags = (uint8_t)(s->flags | (s->final ? TR_CANDLE_FINAL : 0));
+	c->revision = s->revision;
+	return c;
+}
+
+static void emit(struct tr_candle_builder *b, struct slot *s)
+{
+	const struct tr_candle *c = materialize(b, s);
+
+	if (b->cfg.emit)
+		b->cfg.emit(b->cfg.ctx, c);
+}
+
+static void note_newest(struct tr_candle_builder *b, int64_t t)
+{
+	if (!b->have_newest || t > b->newest) {
+		b->newest = t;
+		b->have_newest = 1;
+	}
+}
+
+/* Oldest open bucket with open_time >= from; 0 if none. */
+static int next_open(struct tr_candle_builder *b, int64_t from, int64_t *out)
+{
+	int found = 0;
+
+	for (uint32_t i = 0; i < b->nslots; i++) {
+		struct slot *s = &b->slots[i];
+
+		if (s->used && !s->final && s->open_time >= from &&
+		    (!found || s->open_time < *out)) {
+			*out = s->open_time;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+static void close_slot(struct tr_candle_builder *b, struct slot *s)
+{
+	s->final = 1;
+	s->dirty = 0;
+	s->emitted = 1;
+	emit(b, s);
+	b->prev_close = s->close;
+	b->have_prev = 1;
+}
+
+static void flat_bucket(struct tr_candle_builder *b, int64_t t)
+{
+	struct slot *s = slot_of(b, t), tmp;
+
+	/* The slot may hold a newer open bucket when fin lags far behind: then
+	 * publish the flat candle without keeping it (it cannot be revised). */
+	if (s->used && !s->final && s->open_time > t)
+		s = &tmp;
+	memset(s, 0, sizeof *s);
+	s->used = 1;
+	s->open_time = t;
+	s->open = s->high = s->low = s->close = b->prev_close;
+	s->flags = TR_CANDLE_EMPTY | (b->gap_pending ? TR_CANDLE_GAP : 0);
+	s->final = 1;
+	s->emitted = 1;
+	note_newest(b, t);
+	emit(b, s);
+}
+
+/* Make every bucket with open_time < limit final, in time order. Returns the
+ * number of final records emitted. */
+static int finalize_before(struct tr_candle_builder *b, int64_t limit)
+{
+	int n = 0;
+	int64_t t = limit;
+
+	if (b->fin_set && limit <= b->fin)
+		return 0;
+	if (b->fin_set)
+		t = b->fin;
+	else if (!next_open(b, INT64_MIN, &t))
+		t = limit;
+	while (t < limit) {
+		struct slot *s = slot_of(b, t);
+
+		if (s->used && s->open_time == t && !s->final) {
+			close_slot(b, s);
+			n++;
+		} else if (b->cfg.policy == TR_CANDLE_POLICY_FLAT && b->have_prev) {
+			flat_bucket(b, t);
+			n++;
+		} else {
+			/* Skip straight to the next bucket with trades. */
+			int64_t nx = limit;
+
+			if (!next_open(b, t, &nx) || nx >= limit)
+				break;
+			t = nx;
+			continue;
+		}
+		t += b->iv;
+	}
+	b->fin = limit;
+	b->fin_set = 1;
+	return n;
+}
+
+static void open_slot(struct tr_candle_builder *b, struct slot *s, int64_t t)
+{
+	memset(s, 0, sizeof *s);
+	s->used = 1;
+	s->open_time = t;
+	note_newest(b, t);
+}
+
+static int64_t sat_add(int64_t a, int64_t v, uint8_t *flags)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, v, &r)) {
+		*flags |= TR_CANDLE_OVERFLOW;
+		return INT64_MAX;
+	}
+	return r;
+}
+
+static __int128 sat_add128(__int128 a, __int128 v, uint8_t *flags)
+{
+	__int128 r;
+
+	if (__builtin_add_overflow(a, v, &r)) {
+		*flags |= TR_CANDLE_OVERFLOW;
+		return I128_MAX;
+	}
+	return r;
+}
+
+static int key_less(int64_t ts_a, uint64_t id_a, int64_t ts_b, uint64_t id_b)
+{
+	return ts_a < ts_b || (ts_a == ts_b && id_a < id_b);
+}
+
+static void apply(struct slot *s, const struct tr_trade *t)
+{
+	uint32_t cnt = (t->flags & TR_TRADE_AGG) && t->trade_count ? t->trade_count : 1;
+	__int128 pq = (__int128)t->price * t->qty;
+
+	if (!s->trade_count && !(s->flags & TR_CANDLE_EMPTY) && !s->volume) {
+		/* first trade of the bucket */
+		s->open = s->high = s->low = s->close = t->price;
+		s->open_ts = s->close_ts = s->ts_update = t->ts_event;
+		s->open_id = s->close_id = s->first_id = s->last_id = t->trade_id;
+	} else {
+		if (s->flags & TR_CANDLE_EMPTY) {
+			/* a late trade into a flat candle: it becomes a real one */
+			s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
+			s->open = s->high = s->low = s->close = t->price;
+			s->open_ts = s->close_ts = s->ts_update = t->ts_event;
+			s->open_id = s->close_id = s->first_id = s->last_id = t->trade_id;
+		}
+		if (t->price > s->high)
+			s->high = t->price;
+		if (t->price < s->low)
+			s->low = t->price;
+		if (key_less(t->ts_event, t->trade_id, s->open_ts, s->open_id)) {
+			s->open = t->price;
+			s->open_ts = t->ts_event;
+			s->open_id = t->trade_id;
+		}
+		if (!key_less(t->ts_event, t->trade_id, s->close_ts, s->close_id)) {
+			s->close = t->price;
+			s->close_ts = t->ts_event;
+			s->close_id = t->trade_id;
+		}
+		if (t->trade_id < s->first_id)
+			s->first_id = t->trade_id;
+		if (t->trade_id > s->last_id)
+			s->last_id = t->trade_id;
+		if (t->ts_event > s->ts_update)
+			s->ts_update = t->ts_event;
+	}
+	s->volume = sat_add(s->volume, t->qty, &s->flags);
+	s->quote = sat_add128(s->quote, pq, &s->flags);
+	if (t->side == TR_SIDE_BUY) {
+		s->tb_volume = sat_add(s->tb_volume, t->qty, &s->flags);
+		s->tb_quote = sat_add128(s->tb_quote, pq, &s->flags);
+	}
+	if (__builtin_add_overflow(s->trade_count, cnt, &s->trade_count)) {
+		s->trade_count = UINT32_MAX;
+		s->flags |= TR_CANDLE_OVERFLOW;
+	}
+	if (t->flags & TR_TRADE_GAP)
+		s->flags |= TR_CANDLE_GAP;
+}
+
+static void maybe_partial(struct tr_candle_builder *b, struct slot *s, int64_t now)
+{
+	if (!b->partial_gap || !s->dirty || s->final)
+		return;
+	if (b->have_partial && now - b->last_partial < b->partial_gap &&
+	    now >= b->last_partial) /* a clock going back does not block partials forever */
+		return;
+	s->dirty = 0;
+	b->have_partial = 1;
+	b->last_partial = now;
+	emit(b, s);
+}
+
+static int64_t watermark(const struct tr_candle_builder *b, int64_t now)
+{
+	return now < INT64_MIN + b->cfg.lateness_ns ? INT64_MIN : now - b->cfg.lateness_ns;
+}
+
+int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t now_ns)
+{
+	if (t->flags & TR_TRADE_NONMARKET)
+		return TR_CANDLE_ADD_NONMARKET;
+	if (t->price <= 0 || t->qty <= 0)
+		return -EINVAL;
+	int64_t ot = align(b->iv, b->offset, t->ts_event);
+	struct slot *s = slot_of(b, ot);
+
+	if (b->fin_set && ot < b->fin) {
+		/* A final bucket: revise it while the watermark is within revise_ns
+		 * of its end and the ring still holds it. */
+		int64_t end = ot + b->iv;
+		int64_t wm = watermark(b, now_ns);
+
+		if (wm >= end && wm - end >= b->cfg.revise_ns)
+			return TR_CANDLE_ADD_LATE;
+		if (s->used && s->open_time > ot)
+			return TR_CANDLE_ADD_LATE; /* overwritten by a newer bucket */
+		if (!s->used || s->open_time < ot) {
+			/* skipped empty bucket: its first record is this one */
+			open_slot(b, s, ot);
+			s->final = 1;
+		}
+		apply(s, t);
+		if (s->emitted && s->revision < UINT8_MAX)
+			s->revision++;
+		s->emitted = 1;
+		s->dirty = 0;
+		emit(b, s);
+		if (s->open_time >= b->newest)
+			b->prev_close = s->close; /* the newest final candle's close carries on */
+		return TR_CANDLE_ADD_REVISED;
+	}
+	if (!s->used || s->open_time != ot) {
+		if (s->used && s->open_time > ot)
+			return TR_CANDLE_ADD_LATE; /* over a ring behind the newest: cannot hold it
+						    */
+		if (s->used && !s->final) /* an open bucket a ring behind: close it early */
+			finalize_before(b, ot - (int64_t)(b->nslots - 1) * b->iv);
+		open_slot(b, s, ot);
+		if (b->gap_pending) {
+			s->flags |= TR_CANDLE_GAP;
+			b->gap_pending = 0;
+		}
+	}
+	apply(s, t);
+	s->dirty = 1;
+	maybe_partial(b, s, now_ns);
+	return TR_CANDLE_ADD_APPLIED;
+}
+
+int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
+{
+	int64_t wm = watermark(b, now_ns);
+	int n = finalize_before(b, align(b->iv, b->offset, wm));
+
+	if (b->have_newest)
+		maybe_partial(b, slot_of(b, b->newest), now_ns);
+	return n;
+}
+
+int tr_candle_flush(struct tr_candle_builder *b)
+{
+	int found = 0;
+	int64_t last = 0;
+
+	for (uint32_t i = 0; i < b->nslots; i++) {
+		const struct slot *s = &b->slots[i];
+
+		if (s->used && !s->final && (!found || s->open_time > last)) {
+			last = s->open_time;
+			found = 1;
+		}
+	}
+	return found ? finalize_before(b, last + b->iv) : 0;
+}
+
+void tr_candle_mark_gap(struct tr_candle_builder *b)
+{
+	if (b->have_newest) {
+		struct slot *s = slot_of(b, b->newest);
+
+		if (s->used && s->open_time == b->newest && !s->final) {
+			s->flags |= TR_CANDLE_GAP;
+			s->dirty = 1;
+		}
+	}
+	b->gap_pending = 1;
+}
+
+const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
+{
+	if (!b->have_newest)
+		return NULL;
+	struct slot *s = slot_of(b, b->newest);
+
+	if (!s->used || s->open_time != b->newest)
+		return NULL;
+	return materialize(b, s);
+}
