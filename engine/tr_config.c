@@ -13,7 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum vtype { V_STR, V_U32, V_U64, V_POW2, V_BOOL, V_SPEED, V_FEED, V_SYMBOLS, V_STREAMS, V_LOG };
+enum vtype {
+	V_STR,
+	V_U32,
+	V_U64,
+	V_POW2,
+	V_BOOL,
+	V_SPEED,
+	V_FEED,
+	V_SYMBOLS,
+	V_STREAMS,
+	V_LOG,
+	V_INTERVALS,
+	V_EMPTY
+};
 
 struct directive {
 	const char *name;
@@ -60,6 +73,13 @@ static const struct directive table[] = {
      "planned overlapping reconnect after this age (venue cuts at 24 h)"},
     {"overlap-ms", V_U32, OFF(overlap_ms), 0, 0, 600000,
      "keep the old connection this long once the new one delivers"},
+    {"candle-intervals", V_INTERVALS, 0, 0, 0, 0,
+     "comma-separated kline intervals: 1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w"},
+    {"candle-lateness-ms", V_U32, OFF(candle_lateness_ms), 0, 0, 3600000,
+     "a candle closes (and accepts late trades) this long after its end"},
+    {"candle-empty", V_EMPTY, 0, 0, 0, 0, "interval without trades: flat (previous close) or skip"},
+    {"candle-partials", V_U32, OFF(candle_partials), 0, 0, 1000,
+     "partial candle records per second per symbol and interval (0: finals only)"},
     {"replay-speed", V_SPEED, 0, 0, 0, 0, "replay pace: 1 = original, N = N times, max"},
     {"replay-progress", V_BOOL, OFF(replay_progress), 0, 0, 0, "progress line on a terminal (yes)"},
     {"log-json", V_BOOL, OFF(log_json), 0, 0, 0, "log one JSON object per line (no)"},
@@ -83,6 +103,12 @@ void tr_config_default(struct tr_config *c)
 	c->ping_interval_s = 30;
 	c->max_conn_age_s = 23 * 3600 + 30 * 60;
 	c->overlap_ms = 5000;
+	static const uint32_t iv[] = {1, 60, 300, 900, 3600, 86400};
+	memcpy(c->intervals_s, iv, sizeof iv);
+	c->ninterval = sizeof iv / sizeof iv[0];
+	c->candle_lateness_ms = 2000;
+	c->candle_flat = true;
+	c->candle_partials = 10;
 	c->replay_speed = 0;
 	c->replay_progress = true;
 	c->log_level = 2;
@@ -245,6 +271,43 @@ int tr_config_set(struct tr_config *c, const char *name, const char *value, cons
 		return add_symbols(c, value, where);
 	case V_STREAMS:
 		return set_streams(c, value, where);
+	case V_INTERVALS: {
+		static const struct {
+			const char *name;
+			uint32_t s;
+		} known[] = {{"1s", 1},	    {"1m", 60},	   {"3m", 180},	  {"5m", 300},
+			     {"15m", 900},  {"30m", 1800}, {"1h", 3600},  {"2h", 7200},
+			     {"4h", 14400}, {"6h", 21600}, {"8h", 28800}, {"12h", 43200},
+			     {"1d", 86400}, {"1w", 604800}};
+		char buf[256];
+		char *save = NULL;
+		unsigned n = 0;
+
+		snprintf(buf, sizeof buf, "%s", value);
+		for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+			size_t k;
+
+			for (k = 0; k < sizeof known / sizeof known[0]; k++)
+				if (!strcmp(t, known[k].name))
+					break;
+			if (k == sizeof known / sizeof known[0])
+				return tr_err(
+				    EINVAL, "%s: candle-intervals: '%s' is not a Binance interval",
+				    where, t);
+			if (n == TR_MAX_INTERVALS)
+				return tr_err(EINVAL, "%s: candle-intervals: at most %d", where,
+					      TR_MAX_INTERVALS);
+			c->intervals_s[n++] = known[k].s;
+		}
+		c->ninterval = n; /* 0: no candles */
+		return 0;
+	}
+	case V_EMPTY:
+		if (strcmp(value, "flat") && strcmp(value, "skip"))
+			return tr_err(EINVAL, "%s: candle-empty: '%s' is not flat or skip", where,
+				      value);
+		c->candle_flat = !strcmp(value, "flat");
+		return 0;
 	case V_LOG: {
 		static const char *const lv[] = {"error", "warn", "info", "debug"};
 

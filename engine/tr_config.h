@@ -52,8 +52,13 @@ struct tr_config {
 	uint32_t ping_interval_s; /* our pings to the server */
 	uint32_t max_conn_age_s;  /* planned, overlapping reconnect before the venue's 24 h cut */
 	uint32_t overlap_ms;	  /* keep the old connection this long after the new one is live */
-	double replay_speed;	  /* 0 = as fast as possible */
-	bool replay_progress;	  /* progress line on a terminal */
+	uint32_t intervals_s[TR_MAX_INTERVALS]; /* candle intervals, seconds */
+	uint32_t ninterval;
+	uint32_t candle_lateness_ms; /* a candle closes this long after its end */
+	bool candle_flat;	     /* empty interval: flat candle (yes) or none */
+	uint32_t candle_partials;    /* partial candle records per second per interval */
+	double replay_speed;	     /* 0 = as fast as possible */
+	bool replay_progress;	     /* progress line on a terminal */
 	bool log_json;
 	int log_level;			 /* 0 error, 1 warn, 2 info, 3 debug */
 	char *replay[TR_CFG_MAX_REPLAY]; /* files, from --replay */

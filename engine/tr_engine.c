@@ -15,11 +15,13 @@
 #define _GNU_SOURCE
 #include "tr_engine.h"
 
+#include "tr_candle.h"
 #include "tr_capture.h"
 #include "tr_err.h"
 #include "tr_journal.h"
 #include "tr_log.h"
 #include "tr_parse.h"
+#include "tr_stats24h.h"
 #include "tr_writer.h"
 
 #include <errno.h>
@@ -28,7 +30,20 @@
 #include <string.h>
 #include <time.h>
 
+struct tr_engine;
+struct sym_state;
+
+/* Where a builder's records go: engine, symbol, interval slot. */
+struct candle_ctx {
+	struct tr_engine *e;
+	struct sym_state *s;
+	unsigned slot;
+};
+
 struct sym_state {
+	struct tr_candle_builder *cb[TR_MAX_INTERVALS]; /* created on the first trade */
+	struct candle_ctx cctx[TR_MAX_INTERVALS];
+	struct tr_s24 *s24;
 	uint64_t last_trade_id;
 	uint64_t last_agg_id;
 	uint64_t last_update_id;
@@ -51,6 +66,16 @@ struct tr_engine {
 	uint32_t nslots;
 	struct sym_state **by_id; /* symbol id -> state */
 	uint32_t cap;
+	/* The candle clock runs on exchange time: the newest trade time seen,
+	 * advanced by the receive-clock time elapsed since it arrived. Live that
+	 * is the wall clock less the feed latency; in a replay (receive times
+	 * are the recorded ones) and with old data served by a simulator it is
+	 * the data's own time, so candles come out the same at any speed and a
+	 * feed of 2024 data never meets a 2026 watermark. */
+	int64_t evt_ns;	   /* newest trade time */
+	int64_t evt_recv;  /* receive time of that trade */
+	int64_t recv_ns;   /* newest receive time (replay: recorded) */
+	bool replay_clock; /* replaying: the wall clock means nothing */
 	int64_t last_bad_event_ns;
 	uint64_t bad_since_event;
 	bool journal_failed_reported;
@@ -133,6 +158,10 @@ int tr_engine_open(struct tr_engine **out, const struct tr_config *cfg, struct t
 	wc.dir = e->cfg.shm_dir[0] ? e->cfg.shm_dir : NULL;
 	memcpy(wc.geometry.ring_slots, cfg->ring_slots, sizeof wc.geometry.ring_slots);
 	wc.geometry.symbol_capacity = cfg->symbol_capacity;
+	wc.geometry.interval_count = cfg->ninterval;
+	memset(wc.geometry.intervals_s, 0, sizeof wc.geometry.intervals_s);
+	memcpy(wc.geometry.intervals_s, cfg->intervals_s,
+	       cfg->ninterval * sizeof cfg->intervals_s[0]);
 	if ((rc = tr_writer_open(&e->w, &wc)) < 0)
 		goto fail;
 	e->cap = cfg->symbol_capacity;
@@ -219,10 +248,30 @@ fail:
 	return rc;
 }
 
+static void analytics_free(struct tr_engine *e)
+{
+	for (uint32_t i = 0; e->by_id && i < e->cap; i++) {
+		struct sym_state *s = e->by_id[i];
+
+		if (!s)
+			continue;
+		for (unsigned k = 0; k < TR_MAX_INTERVALS; k++)
+			if (s->cb[k]) {
+				tr_candle_flush(s->cb[k]); /* the open candles, as finals */
+				tr_candle_free(s->cb[k]);
+				s->cb[k] = NULL;
+			}
+		tr_s24_free(s->s24);
+		s->s24 = NULL;
+	}
+}
+
 void tr_engine_close(struct tr_engine *e)
 {
 	if (!e)
 		return;
+	if (e->w)
+		analytics_free(e);
 	if (e->journal)
 		tr_journal_close(e->journal);
 	if (e->capture)
@@ -351,16 +400,6 @@ static void reject(struct tr_engine *e, unsigned counter, unsigned venue, const 
 	}
 }
 
-static void latest_trade(struct tr_engine *e, const struct tr_trade *t)
-{
-	struct tr_latest *l = tr_latest_begin(e->w, t->symbol_id);
-
-	tr_latest_put(l, &l->trade, t, sizeof *t);
-	tr_latest_mark(l, TR_LATEST_TRADE);
-	tr_store_relaxed(&l->ts_update, t->ts_recv); /* published by tr_latest_end */
-	tr_latest_end(l);
-}
-
 static void latest_quote(struct tr_engine *e, const struct tr_quote *q)
 {
 	struct tr_latest *l = tr_latest_begin(e->w, q->symbol_id);
@@ -368,6 +407,115 @@ static void latest_quote(struct tr_engine *e, const struct tr_quote *q)
 	tr_latest_put(l, &l->quote, q, sizeof *q);
 	tr_latest_mark(l, TR_LATEST_QUOTE);
 	tr_store_relaxed(&l->ts_update, q->ts_recv); /* published by tr_latest_end */
+	tr_latest_end(l);
+}
+
+/* The candle clock at receive time now (see struct tr_engine). */
+static int64_t candle_clock(const struct tr_engine *e, int64_t now)
+{
+	return e->evt_ns ? e->evt_ns + (now - e->evt_recv) : now;
+}
+
+/* A candle record from a builder: to the ring and the journal. */
+static void candle_emit(void *arg, const struct tr_candle *c)
+{
+	struct candle_ctx *cc = arg;
+	struct tr_candle rec = *c;
+
+	publish(cc->e, TR_KIND_CANDLE, &rec);
+	tr_writer_counter_add(cc->e->w, TR_CTR_CANDLES, 1);
+}
+
+/* Candle builders and 24 h statistics of a symbol, on its first trade. */
+static bool analytics_ensure(struct tr_engine *e, struct sym_state *s)
+{
+	if (s->s24)
+		return true;
+	struct tr_s24_config sc;
+
+	tr_s24_config_default(&sc);
+	if (tr_s24_create(&s->s24, &sc) < 0)
+		return false;
+	for (unsigned k = 0; k < e->cfg.ninterval; k++) {
+		struct tr_candle_cfg cc;
+
+		memset(&cc, 0, sizeof cc);
+		cc.interval_s = e->cfg.intervals_s[k];
+		cc.symbol_id = s->id;
+		cc.venue_id = s->venue_id;
+		cc.policy = e->cfg.candle_flat ? TR_CANDLE_POLICY_FLAT : TR_CANDLE_POLICY_SKIP;
+		cc.partial_per_s = e->cfg.candle_partials;
+		cc.lateness_ns = (int64_t)e->cfg.candle_lateness_ms * 1000000;
+		cc.revise_ns = cc.lateness_ns;
+		s->cctx[k] = (struct candle_ctx){e, s, k};
+		cc.emit = candle_emit;
+		cc.ctx = &s->cctx[k];
+		s->cb[k] = tr_candle_new(&cc);
+		if (!s->cb[k])
+			return false;
+	}
+	return true;
+}
+
+static void late_event(struct tr_engine *e, const struct tr_trade *t, uint32_t interval_s)
+{
+	struct tr_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.ts_event = t->ts_event;
+	ev.ts_recv = t->ts_recv;
+	ev.type = TR_EV_LATE_TRADE;
+	ev.severity = 1;
+	ev.symbol_id = t->symbol_id;
+	ev.venue_id = t->venue_id;
+	ev.aux = interval_s;
+	ev.u.late.trade_id = t->trade_id;
+	ev.u.late.trade_ts = t->ts_event;
+	ev.u.late.lateness_ns = candle_clock(e, t->ts_recv) - t->ts_event;
+	ev.u.late.interval_s = interval_s;
+	publish_event(e, &ev);
+}
+
+/* Candles and statistics of a published trade; then the latest table:
+ * trade, current candle of every interval and the 24 h statistics, under
+ * one seqlock write. */
+static void analytics_trade(struct tr_engine *e, struct sym_state *s, const struct tr_trade *t)
+{
+	struct tr_stats24h st;
+	bool ok = analytics_ensure(e, s), late = false;
+
+	if (t->ts_event > e->evt_ns) {
+		e->evt_ns = t->ts_event;
+		e->evt_recv = t->ts_recv;
+	}
+	int64_t clock = candle_clock(e, t->ts_recv);
+
+	for (unsigned k = 0; ok && k < e->cfg.ninterval; k++)
+		if (tr_candle_add(s->cb[k], t, clock) == TR_CANDLE_ADD_LATE && !late) {
+			late = true;
+			tr_writer_counter_add(e->w, TR_CTR_LATE_TRADES, 1);
+			late_event(e, t, e->cfg.intervals_s[k]);
+		}
+	if (ok && !(t->flags & TR_TRADE_NONMARKET))
+		tr_s24_add_trade(s->s24, t);
+
+	struct tr_latest *l = tr_latest_begin(e->w, t->symbol_id);
+	tr_latest_put(l, &l->trade, t, sizeof *t);
+	uint32_t bits = TR_LATEST_TRADE;
+	for (unsigned k = 0; ok && k < e->cfg.ninterval; k++) {
+		const struct tr_candle *c = tr_candle_current(s->cb[k]);
+
+		if (c) {
+			tr_latest_put(l, &l->candles[k], c, sizeof *c);
+			bits |= TR_LATEST_CANDLE(k);
+		}
+	}
+	if (ok && tr_s24_read(s->s24, &st) >= 0) {
+		tr_latest_put(l, &l->stats, &st, sizeof st);
+		bits |= TR_LATEST_STATS;
+	}
+	tr_latest_mark(l, bits);
+	tr_store_relaxed(&l->ts_update, t->ts_recv); /* published by tr_latest_end */
 	tr_latest_end(l);
 }
 
@@ -411,7 +559,7 @@ static int on_trade(struct tr_engine *e, struct sym_state *s, const struct tr_ms
 	uint64_t n = agg && mt->last_id >= mt->first_id ? mt->last_id - mt->first_id + 1 : 1;
 	t.trade_count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	publish(e, TR_KIND_TRADE, &t);
-	latest_trade(e, &t);
+	analytics_trade(e, s, &t);
 	tr_writer_counter_add(e->w, TR_CTR_TRADES, 1);
 	return 1;
 }
@@ -480,6 +628,10 @@ int tr_engine_frame(struct tr_engine *e, unsigned venue_id, enum tr_source src, 
 
 	tr_writer_counter_add(e->w, TR_CTR_FRAMES_IN, 1);
 	tr_writer_counter_add(e->w, TR_CTR_BYTES_IN, len);
+	if (src == TR_SRC_REPLAY)
+		e->replay_clock = true;
+	if (ts_recv > e->recv_ns)
+		e->recv_ns = ts_recv;
 	tr_parse_binance(e->parser, buf, len, &m);
 	return dispatch(e, venue_id, src, ts_recv, &m, buf, len);
 }
@@ -491,6 +643,8 @@ int tr_engine_gateway_line(struct tr_engine *e, int64_t ts_recv, const char *buf
 
 	tr_writer_counter_add(e->w, TR_CTR_FRAMES_IN, 1);
 	tr_writer_counter_add(e->w, TR_CTR_BYTES_IN, len);
+	if (ts_recv > e->recv_ns)
+		e->recv_ns = ts_recv;
 	tr_parse_gateway(e->parser, buf, len, &m);
 	if (m.kind != TR_MSG_BAD) {
 		venue = tr_writer_venue(e->w, m.venue);
@@ -507,9 +661,16 @@ int tr_engine_gateway_line(struct tr_engine *e, int64_t ts_recv, const char *buf
 
 void tr_engine_feed_reset(struct tr_engine *e, unsigned venue_id)
 {
-	for (uint32_t i = 0; i < e->cap; i++)
-		if (e->by_id[i] && e->by_id[i]->venue_id == venue_id)
-			e->by_id[i]->reset = 1;
+	for (uint32_t i = 0; i < e->cap; i++) {
+		struct sym_state *s = e->by_id[i];
+
+		if (!s || s->venue_id != venue_id)
+			continue;
+		s->reset = 1;
+		for (unsigned k = 0; k < TR_MAX_INTERVALS; k++)
+			if (s->cb[k])
+				tr_candle_mark_gap(s->cb[k]); /* the candle spans a reconnect */
+	}
 }
 
 void tr_engine_capture(struct tr_engine *e, int64_t ts_recv, const char *buf, size_t len)
@@ -532,5 +693,21 @@ void tr_engine_commit(struct tr_engine *e)
 
 void tr_engine_tick(struct tr_engine *e)
 {
+	int64_t now = tr_now_ns();
+
 	tr_writer_heartbeat(e->w);
+	/* Live, time is the wall clock, so quiet symbols' candles close on
+	 * time; in a replay it is the recorded receive time. */
+	if (!e->replay_clock && now > e->recv_ns)
+		e->recv_ns = now;
+	int64_t clock = candle_clock(e, e->recv_ns);
+	for (uint32_t i = 0; i < e->cap; i++) {
+		struct sym_state *s = e->by_id[i];
+
+		if (!s || !s->s24)
+			continue;
+		for (unsigned k = 0; k < e->cfg.ninterval; k++)
+			tr_candle_advance(s->cb[k], clock);
+		tr_s24_advance(s->s24, clock);
+	}
 }
