@@ -25,58 +25,7 @@
 #include "tr_reader.h"
 #include "tr_writer.h"
 
-/* ---- per-test state, cleaned up even when an assertion fails ---- */
-
-static char instances[4][64];
-static int ninstances;
-static pid_t children[32];
-static int nchildren;
-static char tmpfiles[32][64];
-static int ntmp;
-
-static void cleanup(void)
-{
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] > 0) {
-			kill(children[i], SIGKILL);
-			waitpid(children[i], NULL, 0);
-		}
-	for (int i = 0; i < ninstances; i++)
-		tr_writer_unlink(NULL, instances[i]);
-	for (int i = 0; i < ntmp; i++)
-		unlink(tmpfiles[i]);
-}
-
-static const char *new_instance(void)
-{
-	cr_assert_lt(ninstances, 4);
-	char *s = instances[ninstances++];
-
-	snprintf(s, sizeof instances[0], "cli-%d-%d", (int)getpid(), ninstances);
-	tr_writer_unlink(NULL, s);
-	return s;
-}
-
-static const char *tmpfile_path(void)
-{
-	cr_assert_lt(ntmp, 32);
-	char *s = tmpfiles[ntmp++];
-
-	snprintf(s, sizeof tmpfiles[0], "/tmp/tr-cli-%d-%d", (int)getpid(), ntmp);
-	return s;
-}
-
-static const char *prog(const char *name)
-{
-	static char buf[16][512];
-	static int i;
-	const char *dir = getenv("TR_BUILD");
-	char *b = buf[i++ % 16];
-
-	cr_assert_not_null(dir, "TR_BUILD is not set: run through tests/run.sh");
-	snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-	return b;
-}
+#include "tproc.h"
 
 /* ---- processes ---- */
 
@@ -97,21 +46,8 @@ static pid_t spawn(const char *const argv[], const char *out, const char *err)
 		execv(argv[0], (char *const *)argv); /* execv does not write them */
 		_exit(127);
 	}
-	cr_assert_lt(nchildren, 32);
-	children[nchildren++] = pid;
+	tproc_track(pid);
 	return pid;
-}
-
-/* Exit status, or 128 + signal. */
-static int reap(pid_t pid)
-{
-	int st;
-
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] == pid)
-			children[i] = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static char *slurp(const char *path)
@@ -151,10 +87,10 @@ struct result {
 
 static struct result run(const char *const argv[])
 {
-	const char *o = tmpfile_path(), *e = tmpfile_path();
+	const char *o = tproc_tmpfile("cli"), *e = tproc_tmpfile("cli");
 	struct result r;
 
-	r.status = reap(spawn(argv, o, e));
+	r.status = tproc_reap(spawn(argv, o, e));
 	r.out = slurp(o);
 	r.err = slurp(e);
 	return r;
@@ -186,9 +122,20 @@ static void wait_alive(const char *inst)
 /* Run tr-synth to completion with extra arguments. */
 static void synth_run(const char *inst, const char *count, const char *symbols, const char *kinds)
 {
-	const char *argv[] = {
-	    prog("tr-synth"), "--instance", inst,      "--rate", "max",	   "--count", count,
-	    "--symbols",      symbols,	    "--kinds", kinds,	 "--seed", "7",	      NULL};
+	const char *argv[] = {tproc_prog("tr-synth"),
+			      "--instance",
+			      inst,
+			      "--rate",
+			      "max",
+			      "--count",
+			      count,
+			      "--symbols",
+			      symbols,
+			      "--kinds",
+			      kinds,
+			      "--seed",
+			      "7",
+			      NULL};
 	struct result r = run(argv);
 
 	cr_assert_eq(r.status, 0, "tr-synth failed (%d): %s", r.status, r.err);
@@ -388,15 +335,23 @@ static int check_trades(char *out, int want, const char *only_symbol)
 
 /* ---- end to end ---- */
 
-TestSuite(cli, .fini = cleanup, .timeout = 120);
+TestSuite(cli, .fini = tproc_cleanup, .timeout = 120);
 
 Test(cli, tail_json_from_oldest_prints_every_record_exactly)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("cli");
 
 	synth_run(inst, "500", "BTCUSDT,ETHUSDT", "trades,quotes,candles,events");
-	const char *argv[] = {prog("tickring"), "--instance", inst,	 "tail", "--json",
-			      "--from",		"oldest",     "--count", "500",	 NULL};
+	const char *argv[] = {tproc_prog("tickring"),
+			      "--instance",
+			      inst,
+			      "tail",
+			      "--json",
+			      "--from",
+			      "oldest",
+			      "--count",
+			      "500",
+			      NULL};
 	struct result r = run(argv);
 
 	cr_assert_eq(r.status, 0, "tail exited %d: %s", r.status, r.err);
@@ -406,43 +361,52 @@ Test(cli, tail_json_from_oldest_prints_every_record_exactly)
 
 Test(cli, tail_follows_a_live_producer_and_exits_0_on_sigterm)
 {
-	const char *inst = new_instance();
-	const char *synth[] = {prog("tr-synth"), "-i",	    inst,	 "--rate",
-			       "2000",		 "--count", "100000000", NULL};
-	pid_t sp = spawn(synth, tmpfile_path(), tmpfile_path());
+	const char *inst = tproc_instance("cli");
+	const char *synth[] = {
+	    tproc_prog("tr-synth"), "-i", inst, "--rate", "2000", "--count", "100000000", NULL};
+	pid_t sp = spawn(synth, tproc_tmpfile("cli"), tproc_tmpfile("cli"));
 
 	wait_alive(inst);
 	/* From the tail: only records published after it joined, seq contiguous. */
-	const char *tail[] = {prog("tickring"), "-i",	   inst,  "tail",
-			      "--json",		"--count", "200", NULL};
+	const char *tail[] = {
+	    tproc_prog("tickring"), "-i", inst, "tail", "--json", "--count", "200", NULL};
 	struct result r = run(tail);
 	cr_assert_eq(r.status, 0, "tail exited %d: %s", r.status, r.err);
 	check_trades(r.out, 200, NULL);
 	result_free(&r);
 
 	/* An endless tail stops cleanly on SIGTERM once it has printed. */
-	const char *out = tmpfile_path();
-	const char *endless[] = {prog("tickring"), "-i", inst, "tail", NULL};
-	pid_t tp = spawn(endless, out, tmpfile_path());
+	const char *out = tproc_tmpfile("cli");
+	const char *endless[] = {tproc_prog("tickring"), "-i", inst, "tail", NULL};
+	pid_t tp = spawn(endless, out, tproc_tmpfile("cli"));
 	while (!has_line(out))
 		sleep_ms(10);
 	kill(tp, SIGTERM);
-	cr_assert_eq(reap(tp), 0, "tail exits 0 on SIGTERM");
+	cr_assert_eq(tproc_reap(tp), 0, "tail exits 0 on SIGTERM");
 	char *s = slurp(out);
 	cr_assert(strstr(s, "synth:") && strstr(s, " trade "), "text lines: %s", s);
 	free(s);
 	kill(sp, SIGTERM);
-	cr_assert_eq(reap(sp), 0, "tr-synth exits 0 on SIGTERM");
+	cr_assert_eq(tproc_reap(sp), 0, "tr-synth exits 0 on SIGTERM");
 }
 
 Test(cli, tail_symbol_filter_keeps_only_that_symbol)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("cli");
 
 	synth_run(inst, "600", "BTCUSDT,ETHUSDT,SOLUSDT", "trades");
-	const char *argv[] = {prog("tickring"), "-i",	   inst,     "tail",
-			      "--json",		"--from",  "oldest", "--symbol",
-			      "ethusdt",	"--count", "60",     NULL};
+	const char *argv[] = {tproc_prog("tickring"),
+			      "-i",
+			      inst,
+			      "tail",
+			      "--json",
+			      "--from",
+			      "oldest",
+			      "--symbol",
+			      "ethusdt",
+			      "--count",
+			      "60",
+			      NULL};
 	struct result r = run(argv);
 
 	cr_assert_eq(r.status, 0, "tail exited %d: %s", r.status, r.err);
@@ -452,12 +416,22 @@ Test(cli, tail_symbol_filter_keeps_only_that_symbol)
 
 Test(cli, tail_prints_candles_and_events_in_the_schema)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("cli");
 	struct jobj o;
 
 	synth_run(inst, "300", "BTCUSDT", "trades,candles,events");
-	const char *ev[] = {prog("tickring"), "-i",	inst,	  "tail",    "--kind", "events",
-			    "--json",	      "--from", "oldest", "--count", "1",      NULL};
+	const char *ev[] = {tproc_prog("tickring"),
+			    "-i",
+			    inst,
+			    "tail",
+			    "--kind",
+			    "events",
+			    "--json",
+			    "--from",
+			    "oldest",
+			    "--count",
+			    "1",
+			    NULL};
 	struct result r = run(ev);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	*strchr(r.out, '\n') = 0;
@@ -470,9 +444,20 @@ Test(cli, tail_prints_candles_and_events_in_the_schema)
 	cr_assert(strstr(jget(&o, "text", 's')->str, "tr-synth"));
 	result_free(&r);
 
-	const char *cd[] = {prog("tickring"), "-i",	    inst, "tail",   "--kind",
-			    "candles",	      "--interval", "1s", "--json", "--from",
-			    "oldest",	      "--count",    "1",  NULL};
+	const char *cd[] = {tproc_prog("tickring"),
+			    "-i",
+			    inst,
+			    "tail",
+			    "--kind",
+			    "candles",
+			    "--interval",
+			    "1s",
+			    "--json",
+			    "--from",
+			    "oldest",
+			    "--count",
+			    "1",
+			    NULL};
 	r = run(cd);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	*strchr(r.out, '\n') = 0;
@@ -489,13 +474,21 @@ Test(cli, tail_prints_candles_and_events_in_the_schema)
 
 Test(cli, stat_shows_rings_and_exits_by_liveness)
 {
-	const char *inst = new_instance();
-	const char *synth[] = {prog("tr-synth"), "-i",	inst,	   "--slots",	"4096",
-			       "--rate",	 "500", "--count", "100000000", NULL};
-	pid_t sp = spawn(synth, tmpfile_path(), tmpfile_path());
+	const char *inst = tproc_instance("cli");
+	const char *synth[] = {tproc_prog("tr-synth"),
+			       "-i",
+			       inst,
+			       "--slots",
+			       "4096",
+			       "--rate",
+			       "500",
+			       "--count",
+			       "100000000",
+			       NULL};
+	pid_t sp = spawn(synth, tproc_tmpfile("cli"), tproc_tmpfile("cli"));
 
 	wait_alive(inst);
-	const char *st[] = {prog("tickring"), "-i", inst, "stat", NULL};
+	const char *st[] = {tproc_prog("tickring"), "-i", inst, "stat", NULL};
 	struct result r = run(st);
 	cr_assert_eq(r.status, 0, "stat while running exits 0: %s", r.err);
 	cr_assert(strstr(r.out, "liveness   alive"), "%s", r.out);
@@ -504,7 +497,7 @@ Test(cli, stat_shows_rings_and_exits_by_liveness)
 	cr_assert(strstr(r.out, "venues     synth"), "%s", r.out);
 	result_free(&r);
 
-	const char *sj[] = {prog("tickring"), "-i", inst, "stat", "--json", NULL};
+	const char *sj[] = {tproc_prog("tickring"), "-i", inst, "stat", "--json", NULL};
 	r = run(sj);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "{\"kind\":\"trades\",\"capacity\":4096,\"slot_size\":64,"), "%s",
@@ -513,7 +506,7 @@ Test(cli, stat_shows_rings_and_exits_by_liveness)
 	result_free(&r);
 
 	kill(sp, SIGTERM);
-	cr_assert_eq(reap(sp), 0);
+	cr_assert_eq(tproc_reap(sp), 0);
 	r = run(st);
 	cr_assert_eq(r.status, 1, "stat after the engine stopped exits 1");
 	cr_assert(strstr(r.err, "not alive") && strstr(r.err, "stopped"), "%s", r.err);
@@ -523,8 +516,8 @@ Test(cli, stat_shows_rings_and_exits_by_liveness)
 
 Test(cli, missing_instance_fails_with_a_clear_message)
 {
-	const char *inst = new_instance(); /* unlinked, never created */
-	const char *tail[] = {prog("tickring"), "--instance", inst, "tail", NULL};
+	const char *inst = tproc_instance("cli"); /* unlinked, never created */
+	const char *tail[] = {tproc_prog("tickring"), "--instance", inst, "tail", NULL};
 	struct result r = run(tail);
 
 	cr_assert_eq(r.status, 1);
@@ -534,7 +527,7 @@ Test(cli, missing_instance_fails_with_a_clear_message)
 	cr_assert_eq(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err), "one line: %s", r.err);
 	result_free(&r);
 
-	const char *st[] = {prog("tickring"), "--instance", inst, "stat", NULL};
+	const char *st[] = {tproc_prog("tickring"), "--instance", inst, "stat", NULL};
 	r = run(st);
 	cr_assert_eq(r.status, 1);
 	cr_assert(strstr(r.err, "no region"), "%s", r.err);
@@ -543,13 +536,13 @@ Test(cli, missing_instance_fails_with_a_clear_message)
 
 Test(cli, help_and_usage_errors)
 {
-	const char *h1[] = {prog("tickring"), "--help", NULL};
-	const char *h2[] = {prog("tickring"), "tail", "--help", NULL};
-	const char *h3[] = {prog("tickring"), "stat", "--help", NULL};
-	const char *h4[] = {prog("tr-synth"), "--help", NULL};
-	const char *bad1[] = {prog("tickring"), "frobnicate", NULL};
-	const char *bad2[] = {prog("tickring"), "tail", "--kind", "nope", NULL};
-	const char *bad3[] = {prog("tickring"), "tail", "--interval", "1m", NULL};
+	const char *h1[] = {tproc_prog("tickring"), "--help", NULL};
+	const char *h2[] = {tproc_prog("tickring"), "tail", "--help", NULL};
+	const char *h3[] = {tproc_prog("tickring"), "stat", "--help", NULL};
+	const char *h4[] = {tproc_prog("tr-synth"), "--help", NULL};
+	const char *bad1[] = {tproc_prog("tickring"), "frobnicate", NULL};
+	const char *bad2[] = {tproc_prog("tickring"), "tail", "--kind", "nope", NULL};
+	const char *bad3[] = {tproc_prog("tickring"), "tail", "--interval", "1m", NULL};
 	const char *const *ok[] = {h1, h2, h3, h4};
 	const char *const *bad[] = {bad1, bad2, bad3};
 
@@ -579,7 +572,7 @@ static struct tr_region *fr;
 static void format_region(void)
 {
 	struct tr_writer_config cfg;
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("cli");
 
 	tr_writer_config_default(&cfg);
 	cfg.instance = inst;
@@ -598,7 +591,7 @@ static void format_done(void)
 {
 	tr_region_close(fr);
 	tr_writer_close(fw);
-	cleanup();
+	tproc_cleanup();
 }
 
 static void expect_json(unsigned kind, const void *rec, const char *want)

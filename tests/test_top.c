@@ -27,58 +27,7 @@
 #include "tr_reader.h"
 #include "tr_writer.h"
 
-/* ---- per-test state, cleaned up even when an assertion fails ---- */
-
-static char instances[4][64];
-static int ninstances;
-static pid_t children[8];
-static int nchildren;
-static char errfiles[8][64];
-static int nerr;
-
-static void cleanup(void)
-{
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] > 0) {
-			kill(children[i], SIGKILL);
-			waitpid(children[i], NULL, 0);
-		}
-	for (int i = 0; i < ninstances; i++)
-		tr_writer_unlink(NULL, instances[i]);
-	for (int i = 0; i < nerr; i++)
-		unlink(errfiles[i]);
-}
-
-static const char *new_instance(void)
-{
-	cr_assert_lt(ninstances, 4);
-	char *s = instances[ninstances++];
-
-	snprintf(s, sizeof instances[0], "top-%d-%d", (int)getpid(), ninstances);
-	tr_writer_unlink(NULL, s);
-	return s;
-}
-
-static const char *errfile(void)
-{
-	cr_assert_lt(nerr, 8);
-	char *s = errfiles[nerr++];
-
-	snprintf(s, sizeof errfiles[0], "/tmp/tr-top-%d-%d", (int)getpid(), nerr);
-	return s;
-}
-
-static const char *prog(const char *name)
-{
-	static char buf[8][512];
-	static int i;
-	const char *dir = getenv("TR_BUILD");
-	char *b = buf[i++ % 8];
-
-	cr_assert_not_null(dir, "TR_BUILD is not set: run through tests/run.sh");
-	snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-	return b;
-}
+#include "tproc.h"
 
 static void sleep_ms(long ms)
 {
@@ -104,21 +53,8 @@ static pid_t spawn(const char *const argv[], int out, const char *err)
 		_exit(127);
 	}
 	close(out);
-	cr_assert_lt(nchildren, 8);
-	children[nchildren++] = pid;
+	tproc_track(pid);
 	return pid;
-}
-
-/* Exit status, or 128 + signal. */
-static int reap(pid_t pid)
-{
-	int st;
-
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] == pid)
-			children[i] = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* Append what fd has to *buf; returns bytes read, 0 at EOF (or EIO: a pty
@@ -162,7 +98,7 @@ struct result {
 /* Run argv to completion with stdout a pipe. */
 static struct result run(const char *const argv[])
 {
-	const char *e = errfile();
+	const char *e = tproc_tmpfile("top");
 	int p[2];
 	struct result r = {0};
 	size_t len = 0, cap = 0;
@@ -172,7 +108,7 @@ static struct result run(const char *const argv[])
 	while (drain(p[0], &r.out, &len, &cap) != 0)
 		;
 	close(p[0]);
-	r.status = reap(pid);
+	r.status = tproc_reap(pid);
 	r.err = slurp(e);
 	return r;
 }
@@ -186,10 +122,16 @@ static void result_free(struct result *r)
 /* Start tr-synth at 500 trades/s and wait until every symbol has traded. */
 static pid_t synth_start(const char *inst, const char *symbols, int nsym)
 {
-	const char *argv[] = {prog("tr-synth"), "--instance", inst, "--rate", "500",
-			      "--symbols",	symbols,      NULL};
+	const char *argv[] = {tproc_prog("tr-synth"),
+			      "--instance",
+			      inst,
+			      "--rate",
+			      "500",
+			      "--symbols",
+			      symbols,
+			      NULL};
 	int devnull = open("/dev/null", O_WRONLY);
-	pid_t pid = spawn(argv, devnull, errfile());
+	pid_t pid = spawn(argv, devnull, tproc_tmpfile("top"));
 	struct tr_region *r;
 	struct tr_trade t;
 
@@ -206,7 +148,7 @@ static pid_t synth_start(const char *inst, const char *symbols, int nsym)
 static void synth_stop(pid_t pid)
 {
 	kill(pid, SIGTERM);
-	cr_assert_eq(reap(pid), 0, "tr-synth did not stop cleanly");
+	cr_assert_eq(tproc_reap(pid), 0, "tr-synth did not stop cleanly");
 }
 
 /* ---- the key=value lines ---- */
@@ -301,14 +243,14 @@ static void check_snapshot(char *out, const char *const *want, int nwant, char *
 
 /* ---- tests ---- */
 
-TestSuite(top, .fini = cleanup, .timeout = 120);
+TestSuite(top, .fini = tproc_cleanup, .timeout = 120);
 
 Test(top, once_into_a_pipe_prints_a_line_per_symbol_of_a_live_producer)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("top");
 	static const char *const syms[] = {"BTCUSDT", "ETHUSDT", "SOLUSDT"};
 	pid_t sp = synth_start(inst, "SOLUSDT,BTCUSDT,ETHUSDT", 3);
-	const char *argv[] = {prog("tickring"), "--instance", inst, "top", "--once", NULL};
+	const char *argv[] = {tproc_prog("tickring"), "--instance", inst, "top", "--once", NULL};
 	struct result r = run(argv);
 	char *line[3], *summary, v[64];
 
@@ -333,13 +275,13 @@ Test(top, once_into_a_pipe_prints_a_line_per_symbol_of_a_live_producer)
 
 Test(top, once_on_a_stopped_engine_shows_exactly_its_latest_values)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("top");
 	static const char *const syms[] = {"BTCUSDT", "ETHUSDT"};
 	pid_t sp = synth_start(inst, "ETHUSDT,BTCUSDT", 2);
 
 	synth_stop(sp); /* the region stays, still: top must show what it holds */
-	const char *argv[] = {prog("tickring"), "--instance", inst,	"top",
-			      "--interval-ms",	"200",	      "--once", NULL};
+	const char *argv[] = {tproc_prog("tickring"), "--instance", inst,     "top",
+			      "--interval-ms",	      "200",	    "--once", NULL};
 	struct result r = run(argv);
 	char *line[2], *summary, v[64];
 	struct tr_region *reg;
@@ -374,13 +316,14 @@ Test(top, once_on_a_stopped_engine_shows_exactly_its_latest_values)
 
 Test(top, symbols_option_shows_only_those_symbols)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("top");
 	static const char *const syms[] = {"ETHUSDT"};
 	pid_t sp = synth_start(inst, "BTCUSDT,ETHUSDT,SOLUSDT", 3);
 
 	synth_stop(sp);
-	const char *argv[] = {prog("tickring"), "--instance", inst,	   "top",	   "--once",
-			      "--interval-ms",	"100",	      "--symbols", "ethusdt,NOPE", NULL};
+	const char *argv[] = {
+	    tproc_prog("tickring"), "--instance", inst,	       "top",	       "--once",
+	    "--interval-ms",	    "100",	  "--symbols", "ethusdt,NOPE", NULL};
 	struct result r = run(argv);
 	char *line[1], *summary;
 
@@ -391,8 +334,8 @@ Test(top, symbols_option_shows_only_those_symbols)
 
 Test(top, exits_1_when_the_region_cannot_be_opened)
 {
-	const char *inst = new_instance(); /* unlinked: nothing there */
-	const char *argv[] = {prog("tickring"), "--instance", inst, "top", "--once", NULL};
+	const char *inst = tproc_instance("top"); /* unlinked: nothing there */
+	const char *argv[] = {tproc_prog("tickring"), "--instance", inst, "top", "--once", NULL};
 	struct result r = run(argv);
 
 	cr_assert_eq(r.status, 1, "top exited %d", r.status);
@@ -403,7 +346,7 @@ Test(top, exits_1_when_the_region_cannot_be_opened)
 
 Test(top, rejects_a_bad_interval_with_a_usage_error)
 {
-	const char *argv[] = {prog("tickring"), "top", "--interval-ms", "0", "--once", NULL};
+	const char *argv[] = {tproc_prog("tickring"), "top", "--interval-ms", "0", "--once", NULL};
 	struct result r = run(argv);
 
 	cr_assert_eq(r.status, 2, "top exited %d", r.status);
@@ -413,7 +356,7 @@ Test(top, rejects_a_bad_interval_with_a_usage_error)
 
 Test(top, on_a_terminal_redraws_in_place_and_restores_it_on_sigterm)
 {
-	const char *inst = new_instance();
+	const char *inst = tproc_instance("top");
 	pid_t sp = synth_start(inst, "BTCUSDT,ETHUSDT", 2);
 	int m = posix_openpt(O_RDWR | O_NOCTTY);
 
@@ -425,9 +368,9 @@ Test(top, on_a_terminal_redraws_in_place_and_restores_it_on_sigterm)
 	struct winsize ws = {.ws_row = 30, .ws_col = 60}; /* narrower than the table */
 	cr_assert_eq(ioctl(s, TIOCSWINSZ, &ws), 0);
 
-	const char *argv[] = {prog("tickring"), "--instance", inst, "top",
-			      "--interval-ms",	"100",	      NULL};
-	pid_t tp = spawn(argv, s, errfile());
+	const char *argv[] = {tproc_prog("tickring"), "--instance", inst, "top",
+			      "--interval-ms",	      "100",	    NULL};
+	pid_t tp = spawn(argv, s, tproc_tmpfile("top"));
 	char *out = NULL;
 	size_t len = 0, cap = 0;
 	int frames = 0;
@@ -443,7 +386,7 @@ Test(top, on_a_terminal_redraws_in_place_and_restores_it_on_sigterm)
 	while (drain(m, &out, &len, &cap) != 0)
 		;
 	close(m);
-	cr_assert_eq(reap(tp), 0, "top exited badly on SIGTERM");
+	cr_assert_eq(tproc_reap(tp), 0, "top exited badly on SIGTERM");
 	synth_stop(sp);
 
 	cr_assert(!strncmp(out, "\033[?1049h", 8), "enters the alternate screen");
