@@ -208,11 +208,7 @@ Test(ring, restart_bumps_the_epoch_and_continues_the_sequence)
 	tr_writer_close(w);
 	cr_assert_eq(tr_region_liveness(r, 0), -TR_ESTOPPED);
 
-	tr_writer_config_default(&cfg);
-	cfg.instance = inst;
-	for (int k = 0; k < TR_NKINDS; k++)
-		cfg.geometry.ring_slots[k] = 16;
-	cfg.geometry.symbol_capacity = 64;
+	th_config(&cfg, inst, 16);
 	cr_assert_eq(tr_writer_open(&w, &cfg), 0, "%s", tr_errmsg());
 	cr_assert(w->reopened, "same geometry: the region is kept in place");
 	cr_assert_eq(tr_region_liveness(r, 0), 0, "%s", tr_errmsg());
@@ -254,11 +250,7 @@ Test(ring, a_sequence_that_goes_back_clears_the_ring_and_rejoins_readers)
 	tr_cursor_init(&c, r, TR_KIND_TRADE, TR_JOIN_TAIL, 0); /* wants 101 */
 	tr_writer_close(w);
 	struct tr_writer_config cfg;
-	tr_writer_config_default(&cfg);
-	cfg.instance = inst;
-	for (int k = 0; k < TR_NKINDS; k++)
-		cfg.geometry.ring_slots[k] = 16;
-	cfg.geometry.symbol_capacity = 64;
+	th_config(&cfg, inst, 16);
 	cr_assert_eq(tr_writer_open(&w, &cfg), 0, "%s", tr_errmsg());
 	tr_writer_set_next(w, TR_KIND_TRADE, 10); /* journal lost: restart at 10 */
 	/* nothing old may look like the new seq 10..25 */
@@ -289,11 +281,7 @@ Test(ring, new_geometry_retires_the_old_file)
 	struct tr_writer_config cfg;
 
 	tr_writer_close(w);
-	tr_writer_config_default(&cfg);
-	cfg.instance = inst;
-	for (int k = 0; k < TR_NKINDS; k++)
-		cfg.geometry.ring_slots[k] = 64;
-	cfg.geometry.symbol_capacity = 64;
+	th_config(&cfg, inst, 64);
 	cr_assert_eq(tr_writer_open(&w, &cfg), 0, "%s", tr_errmsg());
 	cr_assert(!w->reopened, "a different geometry cannot be reused in place");
 	struct tr_region *r2 = open_reader(inst);
@@ -317,11 +305,7 @@ Test(ring, one_writer_per_instance)
 	struct tr_writer *w = th_writer(inst, 16), *w2 = NULL;
 	struct tr_writer_config cfg;
 
-	tr_writer_config_default(&cfg);
-	cfg.instance = inst;
-	for (int k = 0; k < TR_NKINDS; k++)
-		cfg.geometry.ring_slots[k] = 16;
-	cfg.geometry.symbol_capacity = 64;
+	th_config(&cfg, inst, 16);
 	cr_assert_eq(tr_writer_open(&w2, &cfg), -EBUSY);
 	cr_assert_not_null(strstr(tr_errmsg(), "another running engine"), "%s", tr_errmsg());
 	tr_writer_close(w);

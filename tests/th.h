@@ -26,17 +26,23 @@ static inline void th_instance(char *buf, size_t n, const char *tag)
 	snprintf(buf, n, "t-%s-%d-%d", tag, (int)getpid(), counter++);
 }
 
+/* The tests' writer geometry: `slots` slots in every ring, 64 symbols. */
+static inline void th_config(struct tr_writer_config *cfg, const char *inst, uint64_t slots)
+{
+	tr_writer_config_default(cfg);
+	cfg->instance = inst;
+	for (int k = 0; k < TR_NKINDS; k++)
+		cfg->geometry.ring_slots[k] = slots;
+	cfg->geometry.symbol_capacity = 64;
+}
+
 /* Open a writer on a fresh instance with `slots` slots in every ring. */
 static inline struct tr_writer *th_writer(const char *inst, uint64_t slots)
 {
 	struct tr_writer_config cfg;
 	struct tr_writer *w = NULL;
 
-	tr_writer_config_default(&cfg);
-	cfg.instance = inst;
-	for (int k = 0; k < TR_NKINDS; k++)
-		cfg.geometry.ring_slots[k] = slots;
-	cfg.geometry.symbol_capacity = 64;
+	th_config(&cfg, inst, slots);
 	tr_writer_unlink(NULL, inst);
 	int rc = tr_writer_open(&w, &cfg);
 	cr_assert_eq(rc, 0, "tr_writer_open(%s): %s", inst, tr_errmsg());
@@ -67,15 +73,15 @@ static inline void th_fill_trade(struct tr_trade *t, uint64_t seq)
 	t->flags = (uint32_t)seq;
 	t->trade_count = 1;
 	/* trade_id carries the checksum of the rest, including the expected seq */
-	t->trade_id = th_mix((uint64_t)t->ts_event ^ (uint64_t)t->ts_recv * 3 ^ (uint64_t)t->price * 5 ^
-			     (uint64_t)t->qty * 7 ^ seq * 11 ^ t->flags);
+	t->trade_id = th_mix((uint64_t)t->ts_event ^ (uint64_t)t->ts_recv * 3 ^
+			     (uint64_t)t->price * 5 ^ (uint64_t)t->qty * 7 ^ seq * 11 ^ t->flags);
 }
 
 static inline int th_check_trade(const struct tr_trade *t)
 {
-	return t->trade_id == th_mix((uint64_t)t->ts_event ^ (uint64_t)t->ts_recv * 3 ^
-				     (uint64_t)t->price * 5 ^ (uint64_t)t->qty * 7 ^ t->seq * 11 ^
-				     t->flags) &&
+	return t->trade_id ==
+		   th_mix((uint64_t)t->ts_event ^ (uint64_t)t->ts_recv * 3 ^
+			  (uint64_t)t->price * 5 ^ (uint64_t)t->qty * 7 ^ t->seq * 11 ^ t->flags) &&
 	       t->flags == (uint32_t)t->seq;
 }
 
@@ -126,10 +132,11 @@ static inline void th_latest_hammer(struct tr_writer *w, struct tr_region *r, in
 			continue;
 		cr_assert_eq(rc, 0, "%s", tr_errmsg());
 		uint64_t v = t.seq;
-		cr_assert(t.ts_event == (int64_t)v && t.ts_recv == (int64_t)v && t.price == (int64_t)v &&
-				  t.qty == (int64_t)v && t.trade_id == v && t.symbol_id == (uint32_t)v &&
-				  t.venue_id == (uint16_t)v && t.flags == (uint32_t)v &&
-				  t.trade_count == (uint32_t)v && t.side == (uint8_t)v,
+		cr_assert(t.ts_event == (int64_t)v && t.ts_recv == (int64_t)v &&
+			      t.price == (int64_t)v && t.qty == (int64_t)v && t.trade_id == v &&
+			      t.symbol_id == (uint32_t)v && t.venue_id == (uint16_t)v &&
+			      t.flags == (uint32_t)v && t.trade_count == (uint32_t)v &&
+			      t.side == (uint8_t)v,
 			  "torn latest read at update %llu", (unsigned long long)v);
 		ok++;
 	}
