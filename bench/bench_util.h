@@ -1,7 +1,7 @@
 /* bench_util.h - what every benchmark program prints and writes alike: the
  * machine it ran on and a results file {"machine": {...}, "metrics": {...}}.
  * Header-only because the Makefile builds each bench/<name>.c on its own.
- * (bench/ring.c, parse.c and e2e.c predate it and carry their own copies.) */
+ * (bench/ring.c and e2e.c predate it and still carry richer copies.) */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 

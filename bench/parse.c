@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench_util.h"
 #include "tr_fixed.h"
 #include "tr_parse.h"
 
@@ -212,38 +213,6 @@ static struct tr_bp_result tr_bp_run(struct tr_parser *p, const struct tr_bp_set
 
 /* ---- machine and output ------------------------------------------------------ */
 
-struct tr_bp_machine {
-	char cpu[128], kernel[160], date[32];
-	long cores;
-};
-
-static void tr_bp_machine(struct tr_bp_machine *m)
-{
-	char line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	struct utsname u;
-	time_t now = time(NULL);
-
-	snprintf(m->cpu, sizeof m->cpu, "unknown");
-	while (f && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-
-		if (!strncmp(line, "model name", 10) && colon) {
-			colon += 1 + strspn(colon + 1, " \t");
-			colon[strcspn(colon, "\n")] = 0;
-			snprintf(m->cpu, sizeof m->cpu, "%s", colon);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-	snprintf(m->kernel, sizeof m->kernel, "?");
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
-	strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-}
-
 static void tr_bp_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -260,7 +229,7 @@ struct tr_bp_metric {
 	double v;
 };
 
-static int tr_bp_write_json(const char *path, const struct tr_bp_machine *m,
+static int tr_bp_write_json(const char *path, const struct bu_machine *m,
 			    const struct tr_bp_metric *mt, int n, const char *data)
 {
 	FILE *f = fopen(path, "w");
@@ -358,11 +327,11 @@ int main(int argc, char **argv)
 		tr_bp_load(path, &trade_env, &trade_raw, &quote_env, &all);
 	}
 	struct tr_parser *p = tr_parser_new();
-	struct tr_bp_machine mach;
+	struct bu_machine mach;
 
 	if (!p)
 		tr_bp_die("tr_parser_new");
-	tr_bp_machine(&mach);
+	bu_machine(&mach);
 	printf("bench-parse: %s, %ld cores, %s, pinned to cpu %d\n", mach.cpu, mach.cores,
 	       mach.kernel, cpu);
 	printf("data: %s/binance-spot/btcusdt_2024080{8,9}.gz: %zu frames (%zu trades, %zu "
