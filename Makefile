@@ -14,7 +14,7 @@ DESTDIR ?=
 CC ?= cc
 CXX ?= g++
 SANITIZER ?=
-PKGS = criterion liburing libwebsockets simdjson zlib libcjson
+PKGS = criterion liburing libwebsockets simdjson zlib libcjson rdkafka hiredis
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
 
 WARN = -Wall -Wextra -Wshadow -Wundef -Wmissing-prototypes -Wstrict-prototypes \
@@ -41,13 +41,14 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 CXXWARN = -Wall -Wextra -Wshadow -Wundef -Wpointer-arith -Wno-missing-field-initializers
 ALL_CXXFLAGS = -std=c++17 -fPIC -fno-exceptions -fno-rtti $(CXXWARN) $(CFLAGS) -Ishm \
 	-Iclients/lib -Iengine $(SIMDJSON_CFLAGS) -MMD -MP $(SANFLAGS)
-ALL_CFLAGS += -Iengine
+ALL_CFLAGS += -Iengine -Imirror
 
 # Evaluated lazily, after the deps stamp has run.
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
 CRITERION_LIBS = $(shell pkg-config --libs criterion)
 SIMDJSON_CFLAGS = $(shell pkg-config --cflags simdjson)
-ENGINE_LIBS = $(shell pkg-config --libs liburing libwebsockets simdjson zlib) -lstdc++ -lm
+ENGINE_LIBS = $(shell pkg-config --libs liburing libwebsockets simdjson zlib rdkafka hiredis) \
+	-lstdc++ -lm
 CJSON_CFLAGS = $(shell pkg-config --cflags libcjson)
 CJSON_LIBS = $(shell pkg-config --libs libcjson)
 
@@ -58,9 +59,9 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TOOL_SRC = $(wildcard tools/*.c)
 BENCH_SRC = $(wildcard bench/*.c)
 EXAMPLE_SRC = $(wildcard clients/examples/*.c)
-# engine/: everything but main() goes into libtrengine.a, which tests,
-# benchmarks and tools link too.
-ENGINE_C_SRC = $(filter-out engine/tickringd.c,$(wildcard engine/*.c))
+# engine/ and mirror/: everything but main() goes into libtrengine.a, which
+# tests, benchmarks and tools link too.
+ENGINE_C_SRC = $(filter-out engine/tickringd.c,$(wildcard engine/*.c)) $(wildcard mirror/*.c)
 ENGINE_CXX_SRC = $(wildcard engine/*.cpp)
 EXSIM_SRC = $(wildcard tools/exsim/*.c)
 
@@ -93,6 +94,7 @@ all: $(LIBA) $(LIBSO) $(WRITERA) $(ENGINEA) $(TICKRINGD) $(EXSIM) $(CLI) $(TOOLS
 $(DEPS_STAMP): tools/install-deps.sh
 	@if command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) && \
 	    command -v python3 >/dev/null && command -v clang >/dev/null && \
+	    command -v redis-server >/dev/null && command -v kcat >/dev/null && \
 	    dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then :; \
 	else tools/install-deps.sh; fi
 	@touch $@
