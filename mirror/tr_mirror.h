@@ -47,6 +47,9 @@ struct tr_mirror_stats {
 	_Atomic uint64_t reconnects;	       /* connection (re)established */
 	_Atomic uint64_t checkpoint[TR_NKINDS]; /* last seq persisted as delivered */
 	_Atomic int connected;		       /* 1 while the server is reachable */
+	/* kafka: */
+	_Atomic uint64_t kafka_stalls;  /* reading paused: producer queue or window full */
+	_Atomic uint64_t kafka_resends; /* records sent again after a final delivery error */
 };
 
 /* What run() gets. */
