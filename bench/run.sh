@@ -38,6 +38,24 @@ for bench in "$build"/bench-*; do
 	fi
 	echo
 done
+# The issue's mirrors.json: the Kafka and Redis mirror figures side by side.
+if [ -f "$results/mirror_kafka.json" ] || [ -f "$results/mirror_redis.json" ]; then
+	python3 - "$results" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+out = {"machine": None, "config": {}, "metrics": {}}
+for name in ("mirror_kafka", "mirror_redis"):
+    p = os.path.join(d, name + ".json")
+    if not os.path.exists(p):
+        continue
+    j = json.load(open(p))
+    out["machine"] = out["machine"] or j.get("machine")
+    out["config"][name] = j.get("config", {})
+    out["metrics"].update(j.get("metrics", {}))
+json.dump(out, open(os.path.join(d, "mirrors.json"), "w"), indent=2)
+print("== results: " + os.path.join(d, "mirrors.json"))
+PY
+fi
 if [ "$found" -eq 0 ]; then
 	echo "no bench-* programs in $build: run make first" >&2
 	exit 1

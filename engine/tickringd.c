@@ -30,6 +30,7 @@
 #include "tr_feed.h"
 #include "tr_gateway.h"
 #include "tr_log.h"
+#include "tr_mirror.h"
 #include "tr_replay.h"
 #include "tr_uring.h"
 #include "tr_writer.h"
@@ -44,6 +45,11 @@ static struct {
 	struct tr_feed *feeds[TR_CFG_MAX_FEEDS];
 	struct tr_gateway *gw;
 	lws_sorted_usec_list_t sul_tick;
+	struct tr_mirror_thread *mirrors[8];
+	const struct tr_mirror_def *mirror_defs[8];
+	struct tr_mirror_opt mirror_opts[8][TR_CFG_MAX_MIRROR_OPTS];
+	char region_name[320];
+	unsigned nmirrors;
 } g;
 
 static void on_signal(int sig)
@@ -206,6 +212,82 @@ static int run_live(void)
 	return 0;
 }
 
+/* Each configured mirror on its own thread, reading the rings like any
+ * client; the engine thread never waits for them. */
+static int start_mirrors(void)
+{
+	const struct tr_mirror_def *const *m;
+
+	if (g.cfg.shm_dir[0])
+		snprintf(g.region_name, sizeof g.region_name, "%s/tickring.%s", g.cfg.shm_dir,
+			 g.cfg.instance);
+	else
+		snprintf(g.region_name, sizeof g.region_name, "%s", g.cfg.instance);
+	for (m = tr_mirror_all(); *m && g.nmirrors < 8; m++) {
+		unsigned i = g.nmirrors;
+		unsigned n = tr_config_mirror_opts(&g.cfg, (*m)->name, g.mirror_opts[i],
+						   TR_CFG_MAX_MIRROR_OPTS);
+		struct tr_mirror_args a = {
+		    .instance = g.region_name,
+		    .journal_dir = g.cfg.journal_dir,
+		    .opts = g.mirror_opts[i],
+		    .nopts = n,
+		};
+
+		if (!tr_mirror_opt(g.mirror_opts[i], n, (*m)->enable))
+			continue;
+		if (tr_mirror_spawn(&g.mirrors[i], *m, &a) < 0) {
+			tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
+			return -1;
+		}
+		g.mirror_defs[i] = *m;
+		g.nmirrors++;
+		tr_log(TR_LOG_INFO, "%s mirror started", (*m)->name);
+	}
+	return 0;
+}
+
+/* Stop the mirrors: first let them deliver what the rings hold (bounded by
+ * mirror-drain-ms), so a replay's records all leave before we exit. */
+static int stop_mirrors(void)
+{
+	struct tr_writer *w = g.e ? tr_engine_writer(g.e) : NULL;
+	uint64_t head[TR_NKINDS] = {0};
+	int rc = 0;
+
+	for (int k = 0; w && k < TR_NKINDS; k++)
+		head[k] = w->rings[k].next - 1;
+	for (unsigned i = 0; i < g.nmirrors; i++) {
+		const struct tr_mirror_stats *st = tr_mirror_thread_stats(g.mirrors[i]);
+
+		if (w && tr_mirror_drain(g.mirrors[i], head,
+					 (int64_t)g.cfg.mirror_drain_ms * 1000000) < 0) {
+			tr_log(TR_LOG_WARN, "%s mirror: not every record delivered within %u ms",
+			       g.mirror_defs[i]->name, g.cfg.mirror_drain_ms);
+			rc = 1;
+		}
+		/* Relaxed loads: statistics of a thread about to be joined. */
+		tr_log(
+		    TR_LOG_INFO,
+		    "%s mirror: %llu sent, %llu delivered, %llu from the journal, %llu dropped, "
+		    "%llu failed, %llu lost",
+		    g.mirror_defs[i]->name,
+		    (unsigned long long)atomic_load_explicit(&st->sent, memory_order_relaxed),
+		    (unsigned long long)atomic_load_explicit(&st->delivered, memory_order_relaxed),
+		    (unsigned long long)atomic_load_explicit(&st->from_journal,
+							     memory_order_relaxed),
+		    (unsigned long long)atomic_load_explicit(&st->dropped, memory_order_relaxed),
+		    (unsigned long long)atomic_load_explicit(&st->failed, memory_order_relaxed),
+		    (unsigned long long)atomic_load_explicit(&st->lost, memory_order_relaxed));
+		if (tr_mirror_join(g.mirrors[i]) < 0) {
+			tr_log(TR_LOG_ERROR, "%s mirror: %s", g.mirror_defs[i]->name, tr_errmsg());
+			rc = 1;
+		}
+	}
+	g.nmirrors = 0;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -240,6 +322,12 @@ int main(int argc, char **argv)
 	}
 	tr_log(TR_LOG_INFO, "instance %s, epoch %llu", g.cfg.instance,
 	       (unsigned long long)tr_engine_writer(g.e)->sb->epoch);
+	if (start_mirrors() < 0) {
+		stop_mirrors();
+		tr_engine_close(g.e);
+		tr_uring_exit(&g.u);
+		return 1;
+	}
 	if (g.cfg.nreplay) {
 		struct tr_replay_stats st;
 
@@ -253,6 +341,9 @@ int main(int argc, char **argv)
 	} else {
 		rc = run_live();
 	}
+	tr_engine_commit(g.e);
+	if (stop_mirrors() && !rc)
+		rc = 1;
 	tr_engine_close(g.e);
 	tr_uring_exit(&g.u);
 	tr_log(TR_LOG_INFO, "stopped");

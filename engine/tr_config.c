@@ -6,6 +6,7 @@
 #include "tr_config.h"
 
 #include "tr_err.h"
+#include "tr_mirror.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -82,6 +83,8 @@ static const struct directive table[] = {
      "partial candle records per second per symbol and interval (0: finals only)"},
     {"replay-speed", V_SPEED, 0, 0, 0, 0, "replay pace: 1 = original, N = N times, max"},
     {"replay-progress", V_BOOL, OFF(replay_progress), 0, 0, 0, "progress line on a terminal (yes)"},
+    {"mirror-drain-ms", V_U32, OFF(mirror_drain_ms), 0, 0, 3600000,
+     "on stop, wait up to this long for the mirrors to deliver every record"},
     {"log-json", V_BOOL, OFF(log_json), 0, 0, 0, "log one JSON object per line (no)"},
     {"log-level", V_LOG, 0, 0, 0, 0, "error, warn, info or debug"},
 };
@@ -107,6 +110,7 @@ void tr_config_default(struct tr_config *c)
 	memcpy(c->intervals_s, iv, sizeof iv);
 	c->ninterval = sizeof iv / sizeof iv[0];
 	c->candle_lateness_ms = 2000;
+	c->mirror_drain_ms = 30000;
 	c->candle_flat = true;
 	c->candle_partials = 10;
 	c->replay_speed = 0;
@@ -205,6 +209,45 @@ static int add_feed(struct tr_config *c, const char *v, const char *where)
 	return 0;
 }
 
+/* kafka..., redis...: the mirror checks the value; we keep it for its run(). */
+static int mirror_set(struct tr_config *c, const char *name, const char *value, const char *where)
+{
+	const struct tr_mirror_def *m = tr_mirror_find(name);
+	struct tr_cfg_mirror_opt *o;
+	char err[256] = "";
+
+	if (!m)
+		return tr_err(EINVAL, "%s: unknown directive '%s' (see tickringd --help)", where,
+			      name);
+	if (m->check(name, value, err, sizeof err) < 0)
+		return tr_err(EINVAL, "%s: %s: %s", where, name, err[0] ? err : "invalid value");
+	if (strlen(name) >= sizeof o->name || strlen(value) >= sizeof o->value)
+		return tr_err(EINVAL, "%s: %s: name or value too long (%zu/%zu)", where, name,
+			      sizeof o->name - 1, sizeof o->value - 1);
+	if (c->nmirror_opts == TR_CFG_MAX_MIRROR_OPTS)
+		return tr_err(EINVAL, "%s: at most %d mirror directives", where,
+			      TR_CFG_MAX_MIRROR_OPTS);
+	o = &c->mirror_opts[c->nmirror_opts++];
+	snprintf(o->name, sizeof o->name, "%s", name);
+	snprintf(o->value, sizeof o->value, "%s", value);
+	snprintf(o->where, sizeof o->where, "%s", where);
+	return 0;
+}
+
+unsigned tr_config_mirror_opts(const struct tr_config *c, const char *name,
+			       struct tr_mirror_opt *out, unsigned max)
+{
+	const struct tr_mirror_def *m = tr_mirror_by_name(name);
+	unsigned n = 0;
+
+	for (unsigned i = 0; m && i < c->nmirror_opts && n < max; i++)
+		if (tr_mirror_find(c->mirror_opts[i].name) == m)
+			out[n++] = (struct tr_mirror_opt){.name = c->mirror_opts[i].name,
+							  .value = c->mirror_opts[i].value,
+							  .where = c->mirror_opts[i].where};
+	return n;
+}
+
 int tr_config_set(struct tr_config *c, const char *name, const char *value, const char *where)
 {
 	const struct directive *d = NULL;
@@ -214,8 +257,7 @@ int tr_config_set(struct tr_config *c, const char *name, const char *value, cons
 		if (!strcmp(table[i].name, name))
 			d = &table[i];
 	if (!d)
-		return tr_err(EINVAL, "%s: unknown directive '%s' (see tickringd --help)", where,
-			      name);
+		return mirror_set(c, name, value, where);
 	char *p = (char *)c + d->off;
 	switch (d->type) {
 	case V_STR:
@@ -429,7 +471,7 @@ int tr_config_check(const struct tr_config *c)
 
 const char *tr_config_help(void)
 {
-	static char buf[8192];
+	static char buf[16384];
 
 	if (!buf[0]) {
 		size_t n = (size_t)snprintf(
@@ -447,6 +489,9 @@ const char *tr_config_help(void)
 		for (size_t i = 0; i < sizeof table / sizeof table[0] && n < sizeof buf; i++)
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "  %-24s %s\n",
 					      table[i].name, table[i].help);
+		for (const struct tr_mirror_def *const *m = tr_mirror_all(); *m && n < sizeof buf; m++)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "\n%s mirror (on with %s):\n%s",
+					      (*m)->name, (*m)->enable, (*m)->help);
 		if (n < sizeof buf)
 			snprintf(buf + n, sizeof buf - n,
 				 "\n  --replay FILE...         replay capture files "

@@ -17,6 +17,15 @@
 #define TR_CFG_MAX_FEEDS 4
 #define TR_CFG_MAX_SYMBOLS 1024
 #define TR_CFG_MAX_REPLAY 64
+#define TR_CFG_MAX_MIRROR_OPTS 128
+
+/* A mirror's directive (kafka..., redis...), checked by the mirror and kept
+ * as given for it (mirror/tr_mirror.h). */
+struct tr_cfg_mirror_opt {
+	char name[64];
+	char value[512];
+	char where[96];
+};
 
 enum tr_stream_bits {
 	TR_STREAM_TRADE = 1u << 0,
@@ -59,11 +68,14 @@ struct tr_config {
 	uint32_t candle_partials;    /* partial candle records per second per interval */
 	double replay_speed;	     /* 0 = as fast as possible */
 	bool replay_progress;	     /* progress line on a terminal */
+	uint32_t mirror_drain_ms;    /* on stop, wait for the mirrors this long */
 	bool log_json;
 	int log_level;			 /* 0 error, 1 warn, 2 info, 3 debug */
 	char *replay[TR_CFG_MAX_REPLAY]; /* files, from --replay */
 	unsigned nreplay;
 	char config_path[256];
+	struct tr_cfg_mirror_opt mirror_opts[TR_CFG_MAX_MIRROR_OPTS];
+	unsigned nmirror_opts;
 };
 
 /* Defaults: instance "default", Binance spot, BTCUSDT, trade+bookTicker. */
@@ -83,6 +95,12 @@ int tr_config_args(struct tr_config *c, int argc, char **argv);
 
 /* Check cross-directive rules (a feed or replay files, symbols...). */
 int tr_config_check(const struct tr_config *c);
+
+/* The directives of mirror `name` ("kafka"), as tr_mirror_opt pointers into
+ * c, in the order given; returns how many (at most max). */
+struct tr_mirror_opt;
+unsigned tr_config_mirror_opts(const struct tr_config *c, const char *name,
+			       struct tr_mirror_opt *out, unsigned max);
 
 /* Help text listing every directive. */
 const char *tr_config_help(void);

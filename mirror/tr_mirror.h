@@ -37,25 +37,29 @@ struct tr_mirror_opt {
  * Written by the mirror thread, read by others: relaxed atomics, each a
  * plain statistic with no ordering paired to it. */
 struct tr_mirror_stats {
-	_Atomic uint64_t read[TR_NKINDS];      /* records taken from the source */
-	_Atomic uint64_t from_journal;	       /* of which read back from the journal */
-	_Atomic uint64_t sent;		       /* handed to the client library */
-	_Atomic uint64_t delivered;	       /* acknowledged by the server */
-	_Atomic uint64_t dropped;	       /* given up on (pub/sub while down, ...) */
-	_Atomic uint64_t failed;	       /* delivery errors (each retried or dropped) */
-	_Atomic uint64_t lost;		       /* absent from both ring and journal */
-	_Atomic uint64_t reconnects;	       /* connection (re)established */
-	_Atomic uint64_t checkpoint[TR_NKINDS]; /* last seq persisted as delivered */
-	_Atomic int connected;		       /* 1 while the server is reachable */
+	_Atomic uint64_t read[TR_NKINDS]; /* records taken from the source */
+	_Atomic uint64_t from_journal;	  /* of which read back from the journal */
+	_Atomic uint64_t sent;		  /* handed to the client library */
+	_Atomic uint64_t delivered;	  /* acknowledged by the server */
+	_Atomic uint64_t dropped;	  /* given up on (pub/sub while down, ...) */
+	_Atomic uint64_t failed;	  /* delivery errors (each retried or dropped) */
+	_Atomic uint64_t lost;		  /* absent from both ring and journal */
+	_Atomic uint64_t reconnects;	  /* connection (re)established */
+	/* Watermark per ring: every seq at or below it is delivered or counted
+	 * (dropped, lost). tickringd --replay waits on it before exiting, so a
+	 * mirror must advance it for every kind it reads (and set `kinds`). */
+	_Atomic uint64_t checkpoint[TR_NKINDS];
+	_Atomic unsigned kinds; /* 1 << kind for each ring it reads */
+	_Atomic int connected;	/* 1 while the server is reachable */
 	/* kafka: */
-	_Atomic uint64_t kafka_stalls;  /* reading paused: producer queue or window full */
+	_Atomic uint64_t kafka_stalls;	/* reading paused: producer queue or window full */
 	_Atomic uint64_t kafka_resends; /* records sent again after a final delivery error */
 };
 
 /* What run() gets. */
 struct tr_mirror_args {
-	const char *instance;	 /* region instance */
-	const char *journal_dir; /* "" or NULL: no journal (a lap loses records) */
+	const char *instance;		  /* region instance */
+	const char *journal_dir;	  /* "" or NULL: no journal (a lap loses records) */
 	const struct tr_mirror_opt *opts; /* this mirror's directives only */
 	unsigned nopts;
 	atomic_int *stop;	       /* becomes non-zero: flush what can be, return */
@@ -96,6 +100,11 @@ int tr_mirror_spawn(struct tr_mirror_thread **out, const struct tr_mirror_def *d
 
 /* The running thread's counters. */
 const struct tr_mirror_stats *tr_mirror_thread_stats(const struct tr_mirror_thread *t);
+
+/* Wait until the mirror's watermark reaches head[kind] for every kind it
+ * reads, up to timeout_ns. 0, or -ETIMEDOUT. */
+int tr_mirror_drain(const struct tr_mirror_thread *t, const uint64_t head[TR_NKINDS],
+		    int64_t timeout_ns);
 
 /* Ask it to stop, join, free. Returns run()'s result. */
 int tr_mirror_join(struct tr_mirror_thread *t);

@@ -38,11 +38,11 @@
 #define TR_MSRC_TAIL UINT64_MAX
 
 struct tr_msrc_config {
-	const char *instance;	 /* region instance name or path */
-	const char *journal_dir; /* NULL or "": none */
-	unsigned kind;		 /* enum tr_kind */
-	uint64_t after_seq;	 /* last seq already delivered (checkpoint), 0: from the first
-				    record still available, TR_MSRC_TAIL: from now */
+	const char *instance;	  /* region instance name or path */
+	const char *journal_dir;  /* NULL or "": none */
+	unsigned kind;		  /* enum tr_kind */
+	uint64_t after_seq;	  /* last seq already delivered (checkpoint), 0: from the first
+				     record still available, TR_MSRC_TAIL: from now */
 	int64_t journal_grace_ns; /* 0: 2 s */
 };
 

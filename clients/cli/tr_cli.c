@@ -27,6 +27,7 @@ static const char usage[] =
     "  stat    show the region, its rings and counters, and whether the engine is alive\n"
     "  top     live view: last price, change, volume, trades/s, spread and lag per symbol\n"
     "  replay  replay capture files into a region\n"
+    "  mirror  send the rings to Kafka or Redis (kafka | redis), as tickringd can\n"
     "\n"
     "options:\n"
     "  -i, --instance NAME  region instance (default $TICKRING_INSTANCE or \"default\");\n"
@@ -120,6 +121,8 @@ int main(int argc, char **argv)
 		return tr_cli_top(argc, argv, instance);
 	if (!strcmp(cmd, "replay"))
 		return tr_cli_replay(argc, argv, instance);
+	if (!strcmp(cmd, "mirror"))
+		return tr_cli_mirror(argc, argv, instance);
 	if (!strcmp(cmd, "help")) {
 		fputs(usage, stdout);
 		return 0;

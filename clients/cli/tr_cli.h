@@ -17,6 +17,7 @@ int tr_cli_tail(int argc, char **argv, const char *instance);
 int tr_cli_stat(int argc, char **argv, const char *instance);
 int tr_cli_top(int argc, char **argv, const char *instance);
 int tr_cli_replay(int argc, char **argv, const char *instance);
+int tr_cli_mirror(int argc, char **argv, const char *instance);
 
 /* Print "tickring: <path>: <tr_errmsg()>" on stderr, without repeating the
  * path when the message already starts with it. */
