@@ -267,12 +267,16 @@ static int load_conf(struct kconf *c, const struct tr_mirror_args *a)
 	if (!c->checkpoint[0]) {
 		const char *inst = a->instance ? a->instance : "default";
 		const char *base = strrchr(inst, '/');
+		/* tickringd passes "<shm-dir>/tickring.<instance>" for a moved region */
+		base = base ? base + 1 : inst;
+		if (!strncmp(base, "tickring.", 9) && base[9])
+			base += 9;
 		if (a->journal_dir && a->journal_dir[0])
 			snprintf(c->checkpoint, sizeof c->checkpoint, "%s/kafka.checkpoint",
 				 a->journal_dir);
 		else
 			snprintf(c->checkpoint, sizeof c->checkpoint, "./%s.kafka.checkpoint",
-				 base ? base + 1 : inst);
+				 base);
 	}
 	return 0;
 }
@@ -688,6 +692,7 @@ static int start(struct km *m)
 	memcpy(m->saved, m->loaded, sizeof m->saved);
 	for (unsigned k = 0; k < TR_NKINDS; k++)
 		atomic_store_explicit(&m->st->checkpoint[k], m->loaded[k], memory_order_relaxed);
+	atomic_store_explicit(&m->st->kinds, m->c.kinds, memory_order_relaxed);
 	rc = new_producer(m);
 	if (rc < 0)
 		return rc;
