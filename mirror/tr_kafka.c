@@ -311,7 +311,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		tr_ackwin_ack(ks->win, seq);
 		inc(&m->st->delivered, 1);
 		ks->backoff = 0;
-		set_connected(m, 1);
+		/* Relaxed: a statistic; only this thread writes it. */
+		if (!atomic_load_explicit(&m->st->connected, memory_order_relaxed))
+			set_connected(m, 1);
 	} else if (msg->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
 		   msg->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
 		inc(&m->st->failed, 1);
@@ -507,6 +509,22 @@ static int rewind_kind(struct km *m, unsigned k)
 	return rc;
 }
 
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated; returns
+ * the length. */
+static size_t u64_str(uint64_t v, char *buf)
+{
+	char tmp[20];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		buf[i++] = tmp[--n];
+	buf[i] = 0;
+	return i;
+}
+
 static void key_of(const struct tr_region *r, unsigned kind, const void *rec, char *key)
 {
 	uint32_t venue, sym;
@@ -530,13 +548,22 @@ static void key_of(const struct tr_region *r, unsigned kind, const void *rec, ch
 		sym = ((const struct tr_event *)rec)->symbol_id;
 		break;
 	}
-	int n = snprintf(key, KEY_MAX, "%.*s", TR_VENUE_LEN, r ? tr_venue_name(r, venue) : "?");
-	if (sym == UINT32_MAX)
-		;
-	else if (r && sym < tr_symbol_count(r) && tr_symbol_get(r, sym, &s) == 0)
-		snprintf(key + n, (size_t)(KEY_MAX - n), ":%.*s", TR_NAME_LEN, s.name);
-	else
-		snprintf(key + n, (size_t)(KEY_MAX - n), ":#%" PRIu32, sym);
+	const char *v = r ? tr_venue_name(r, venue) : "?";
+	size_t n = strnlen(v, TR_VENUE_LEN);
+
+	memcpy(key, v, n);
+	if (sym != UINT32_MAX) {
+		key[n++] = ':';
+		if (r && sym < tr_symbol_count(r) && tr_symbol_get(r, sym, &s) == 0) {
+			size_t l = strnlen(s.name, TR_NAME_LEN);
+			memcpy(key + n, s.name, l);
+			n += l;
+		} else {
+			key[n++] = '#';
+			n += u64_str(sym, key + n);
+		}
+	}
+	key[n] = 0;
 	/* Names come from a region we do not trust: no control bytes in keys. */
 	for (char *p = key; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -587,12 +614,12 @@ static int send_pending(struct km *m, unsigned k)
 		return 0;
 	}
 	key_of(r, k, ks->rec, key);
-	snprintf(sseq, sizeof sseq, "%" PRIu64, seq);
-	snprintf(sepoch, sizeof sepoch, "%" PRIu64, ks->info.epoch);
+	size_t lseq = u64_str(seq, sseq), lepoch = u64_str(ks->info.epoch, sepoch);
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 	    m->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 	    RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(json, (size_t)len),
-	    RD_KAFKA_V_HEADER("seq", sseq, -1), RD_KAFKA_V_HEADER("epoch", sepoch, -1),
+	    RD_KAFKA_V_HEADER("seq", sseq, (ssize_t)lseq),
+	    RD_KAFKA_V_HEADER("epoch", sepoch, (ssize_t)lepoch),
 	    RD_KAFKA_V_HEADER("schema", schemas[k], -1),
 	    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(seq << 2 | k)), RD_KAFKA_V_END);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)

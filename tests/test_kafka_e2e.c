@@ -159,24 +159,36 @@ static struct tid json_tid(const char *json)
 	return t;
 }
 
-/* The first copy of each seq 1..n, by (symbol, id), equals the files' set. */
-static void check_trade_set(const struct kmsgs *k, const size_t *idx, uint64_t n)
+/* The first copy of each seq 1..n, by (symbol, id), equals the files' set.
+ * engine_dups: how many seqs may repeat a trade already published under
+ * another seq (see the kill -9 test); returns how many did. */
+static uint64_t check_trade_set(const struct kmsgs *k, const size_t *idx, uint64_t n,
+				uint64_t engine_dups)
 {
 	size_t nf;
 	struct tid *want = file_trades(&nf), *got = malloc(n * sizeof *got);
+	uint64_t dups = 0;
 
-	cr_assert_eq(n, nf, "%" PRIu64 " trades published, %zu in the files", n, nf);
+	cr_assert(n >= nf && n - nf <= engine_dups,
+		  "%" PRIu64 " trades published, %zu in the files", n, nf);
 	for (uint64_t s = 1; s <= n; s++)
 		got[s - 1] = json_tid(k->m[idx[s]].json);
 	qsort(got, n, sizeof *got, tid_cmp);
+	size_t j = 0;
 	for (uint64_t i = 0; i < n; i++) {
-		cr_assert(i == 0 || tid_cmp(&got[i - 1], &got[i]), "trade %s %" PRIu64 " twice",
-			  got[i].sym, got[i].id);
-		cr_assert_eq(tid_cmp(&got[i], &want[i]), 0, "trade %s %" PRIu64 " missing",
-			     want[i].sym, want[i].id);
+		if (i && !tid_cmp(&got[i - 1], &got[i])) {
+			cr_assert_lt(dups++, engine_dups, "trade %s %" PRIu64 " under two seqs",
+				     got[i].sym, got[i].id);
+			continue;
+		}
+		cr_assert(j < nf && tid_cmp(&got[i], &want[j]) == 0, "trade %s %" PRIu64 " missing",
+			  j < nf ? want[j].sym : "?", j < nf ? want[j].id : 0);
+		j++;
 	}
+	cr_assert_eq(j, nf);
 	free(want);
 	free(got);
+	return dups;
 }
 
 /* Poll the mirror's checkpoint file until kind's seq >= seq. */
@@ -266,7 +278,7 @@ Test(kafka, replay_through_an_outage_and_laps_delivers_every_trade_once, .fini =
 		cr_assert_str_eq(m->schema, "tickring.trade.v1");
 	}
 	tr_journal_reader_close(jr);
-	check_trade_set(&k, idx, n);
+	check_trade_set(&k, idx, n, 0);
 	kmsgs_check_order(&k, n, 0);
 	free(idx);
 	kmsgs_free(&k);
@@ -366,10 +378,14 @@ Test(kafka, kill_9_during_a_replay_and_restart_loses_no_trade, .fini = efini, .t
 				     "seq %" PRIu64 " twice, at or below the checkpoint %" PRIu64,
 				     k.m[i].seq, at_crash);
 	free(first);
-	check_trade_set(&k, idx, n);
+	/* The engine itself may publish once more, under a new seq, a trade
+	 * whose latest-table update the kill interrupted (it dedupes by the
+	 * latest table after a restart): at most one per symbol. */
+	uint64_t edups = check_trade_set(&k, idx, n, 2);
 	kmsgs_check_order(&k, n, 1);
-	cr_log_info("kill -9 at checkpoint %" PRIu64 ": %zu duplicates of %" PRIu64 " trades",
-		    at_crash, dups, n);
+	cr_log_info("kill -9 at checkpoint %" PRIu64 ": %zu mirror duplicates, %" PRIu64
+		    " engine re-publications, of %" PRIu64 " trades",
+		    at_crash, dups, edups, n);
 	free(idx);
 	kmsgs_free(&k);
 }
