@@ -100,9 +100,10 @@ struct km {
 	struct kind k[TR_NKINDS];
 	uint64_t saved[TR_NKINDS]; /* last checkpoint written */
 	uint64_t loaded[TR_NKINDS];
-	int64_t saved_at;
-	int fatal;   /* librdkafka raised a fatal error: make a new producer */
-	int blocked; /* reading paused by backpressure */
+	int64_t saved_at, save_err_log;
+	int have_file; /* the checkpoint file exists (loaded or written) */
+	int fatal;     /* librdkafka raised a fatal error: make a new producer */
+	int blocked;   /* reading paused by backpressure */
 	int64_t last_err_log;
 	int last_err;
 };
@@ -681,6 +682,17 @@ static int pump(struct km *m, unsigned k, int *blocked)
 	return n;
 }
 
+/* Has kind k a known position yet (a tail start learns it when the region
+ * is first opened)? */
+static int positioned(const struct km *m, unsigned k)
+{
+	const struct kind *ks = &m->k[k];
+
+	return ks->win || (ks->src && tr_msrc_position(ks->src) != 0);
+}
+
+/* Publish the watermarks (tickringd's drain waits on them) and write them
+ * to the checkpoint file if they moved: at most every SAVE_NS, or now. */
 static void save(struct km *m, int force)
 {
 	uint64_t w[TR_NKINDS];
@@ -689,22 +701,29 @@ static void save(struct km *m, int force)
 
 	if (!force && t - m->saved_at < SAVE_NS)
 		return;
-	for (unsigned k = 0; k < TR_NKINDS; k++) {
-		w[k] = (m->c.kinds & (1u << k)) ? watermark(m, k) : m->loaded[k];
-		changed |= w[k] != m->saved[k];
-	}
 	m->saved_at = t;
-	if (!changed && !force)
-		return;
-	int rc = tr_checkpoint_save(m->c.checkpoint, w);
-	if (rc < 0) {
-		tr_log(TR_LOG_WARN, "kafka: checkpoint %s: %s", m->c.checkpoint, tr_strerror(-rc));
-		return;
-	}
 	for (unsigned k = 0; k < TR_NKINDS; k++) {
-		m->saved[k] = w[k];
+		int mine = m->c.kinds & (1u << k);
+		/* Without a file yet, write none until every ring knows where it
+		 * starts: a 0 for a tail start would mean "from the oldest". */
+		if (mine && !m->have_file && !positioned(m, k))
+			return;
+		w[k] = mine ? watermark(m, k) : m->loaded[k];
+		changed |= w[k] != m->saved[k];
+		/* Relaxed: a statistic, read by tickringd's drain loop. */
 		atomic_store_explicit(&m->st->checkpoint[k], w[k], memory_order_relaxed);
 	}
+	if (!changed && !force && m->have_file)
+		return;
+	if (tr_checkpoint_save(m->c.checkpoint, w) < 0) {
+		if (t - m->save_err_log > 10000000000ll) {
+			tr_log(TR_LOG_WARN, "kafka: %s (retrying)", tr_errmsg());
+			m->save_err_log = t;
+		}
+		return;
+	}
+	m->have_file = 1;
+	memcpy(m->saved, w, sizeof w);
 }
 
 static int start(struct km *m)
@@ -716,6 +735,7 @@ static int start(struct km *m)
 		return tr_err_ctx(-rc, "kafka-checkpoint");
 	if (!resume)
 		memset(m->loaded, 0, sizeof m->loaded);
+	m->have_file = resume;
 	memcpy(m->saved, m->loaded, sizeof m->saved);
 	for (unsigned k = 0; k < TR_NKINDS; k++)
 		atomic_store_explicit(&m->st->checkpoint[k], m->loaded[k], memory_order_relaxed);
