@@ -78,7 +78,6 @@ struct kind {
 	struct tr_msrc *src;
 	struct tr_ackwin *win;
 	rd_kafka_topic_t *rkt;
-	uint64_t after;	      /* where the source started */
 	uint64_t last_added;  /* last seq added to the window */
 	uint64_t outstanding; /* produced, not yet reported */
 	int pending;	      /* rec/info hold a record not yet produced */
@@ -88,7 +87,6 @@ struct kind {
 	uint64_t rec[16]; /* 128 bytes, 8-aligned */
 	struct tr_msrc_info info;
 	uint64_t src_lost; /* lost already counted from the current source */
-	uint64_t src_laps;
 };
 
 struct km {
@@ -145,18 +143,16 @@ static int parse_kinds(const char *v, unsigned *out, char *err, size_t n)
 		return 0;
 	}
 	if (strlen(v) >= sizeof buf)
-		return bad(err, n, "kafka-kinds: too long: '%s'", v);
+		return bad(err, n, "too long: '%s'", v);
 	strcpy(buf, v);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		int k = tr_kind_parse(t);
 		if (k < 0)
-			return bad(
-			    err, n,
-			    "kafka-kinds: '%s' is not trades, quotes, candles, events or all", t);
+			return bad(err, n, "'%s' is not trades, quotes, candles, events or all", t);
 		m |= 1u << k;
 	}
 	if (!m)
-		return bad(err, n, "kafka-kinds: empty: '%s'", v);
+		return bad(err, n, "empty: '%s'", v);
 	*out = m;
 	return 0;
 }
@@ -189,27 +185,24 @@ static int apply(struct kconf *c, const char *name, const char *value, char *err
 		rd_kafka_conf_res_t res;
 
 		if (!*prop)
-			return bad(err, n, "%s: no librdkafka property after 'kafka.'", name);
+			return bad(err, n, "no librdkafka property after 'kafka.'");
 		if (!strcmp(prop, "bootstrap.servers") || !strcmp(prop, "metadata.broker.list"))
-			return bad(err, n, "%s: set the brokers with kafka-brokers", name);
+			return bad(err, n, "set the brokers with kafka-brokers");
 		scratch = rd_kafka_conf_new();
 		res = rd_kafka_conf_set(scratch, prop, value, errstr, sizeof errstr);
 		rd_kafka_conf_destroy(scratch);
 		if (res != RD_KAFKA_CONF_OK)
-			return bad(err, n, "%s: %s", name, errstr);
+			return bad(err, n, "%s", errstr);
 		return 0;
 	}
 	if (!strcmp(name, "kafka-brokers")) {
 		if (!*value || strpbrk(value, " \t"))
-			return bad(err, n, "kafka-brokers: want host:port[,host:port...], not '%s'",
-				   value);
+			return bad(err, n, "want host:port[,host:port...], not '%s'", value);
 		if (c)
 			c->brokers = value;
 	} else if (!strcmp(name, "kafka-topic-prefix")) {
 		if (!valid_prefix(value))
-			return bad(err, n,
-				   "kafka-topic-prefix: '%s' is not 1-240 of [a-zA-Z0-9._-]",
-				   value);
+			return bad(err, n, "'%s' is not 1-240 of [a-zA-Z0-9._-]", value);
 		if (c)
 			c->prefix = value;
 	} else if (!strcmp(name, "kafka-kinds")) {
@@ -221,27 +214,26 @@ static int apply(struct kconf *c, const char *name, const char *value, char *err
 			c->kinds = m;
 	} else if (!strcmp(name, "kafka-checkpoint")) {
 		if (!*value || strlen(value) >= PATH_MAX)
-			return bad(err, n, "kafka-checkpoint: want a file path, not '%s'", value);
+			return bad(err, n, "want a file path, not '%s'", value);
 		if (c)
 			snprintf(c->checkpoint, sizeof c->checkpoint, "%s", value);
 	} else if (!strcmp(name, "kafka-start")) {
 		if (strcmp(value, "oldest") && strcmp(value, "tail"))
-			return bad(err, n, "kafka-start: want oldest or tail, not '%s'", value);
+			return bad(err, n, "want oldest or tail, not '%s'", value);
 		if (c)
 			c->start_tail = !strcmp(value, "tail");
 	} else if (!strcmp(name, "kafka-flush-ms")) {
 		errno = 0;
 		long v = strtol(value, &end, 10);
 		if (errno || end == value || *end || v < 0 || v > 3600000)
-			return bad(err, n, "kafka-flush-ms: want 0..3600000, not '%s'", value);
+			return bad(err, n, "want 0..3600000, not '%s'", value);
 		if (c)
 			c->flush_ms = (int)v;
 	} else {
 		return bad(err, n,
-			   "unknown directive '%s' (kafka-brokers, kafka-topic-prefix, "
+			   "unknown directive (kafka-brokers, kafka-topic-prefix, "
 			   "kafka-kinds, kafka-checkpoint, kafka-start, kafka-flush-ms, "
-			   "kafka.<librdkafka property>)",
-			   name);
+			   "kafka.<librdkafka property>)");
 	}
 	return 0;
 }
@@ -261,7 +253,8 @@ static int load_conf(struct kconf *c, const struct tr_mirror_args *a)
 	c->flush_ms = 5000;
 	for (unsigned i = 0; i < a->nopts; i++)
 		if (apply(c, a->opts[i].name, a->opts[i].value, err, sizeof err))
-			return tr_err(EINVAL, "%s: %s", a->opts[i].where ? a->opts[i].where : "?",
+			return tr_err(EINVAL, "%s: %s: %s",
+				      a->opts[i].where ? a->opts[i].where : "?", a->opts[i].name,
 				      err);
 	if (!c->brokers)
 		return tr_err(EINVAL, "kafka: kafka-brokers is not set");
@@ -475,8 +468,7 @@ static int open_kind(struct km *m, unsigned k, uint64_t after)
 	tr_ackwin_free(ks->win);
 	ks->win = NULL;
 	ks->pending = 0;
-	ks->after = after;
-	ks->src_lost = ks->src_laps = 0;
+	ks->src_lost = 0;
 	rc = tr_msrc_open(&ks->src, &sc);
 	if (rc < 0)
 		return tr_err_ctx(-rc, "kafka: %s source", tr_kind_name(k));
@@ -885,11 +877,11 @@ const struct tr_mirror_def tr_mirror_kafka = {
     .enable = "kafka-brokers",
     .check = kafka_check,
     .run = kafka_run,
-    .help = "  kafka-brokers H:P,...     Kafka bootstrap servers (turns the mirror on)\n"
-	    "  kafka-topic-prefix P      topics P.trades|quotes|candles|events (tickring)\n"
-	    "  kafka-kinds K,...         rings to mirror: trades,quotes,candles,events (all)\n"
-	    "  kafka-checkpoint FILE     delivered seqs (<journal-dir>/kafka.checkpoint)\n"
-	    "  kafka-start oldest|tail   where to begin without a checkpoint (oldest)\n"
-	    "  kafka-flush-ms N          wait at stop for undelivered messages (5000)\n"
-	    "  kafka.<property> VALUE    any librdkafka producer property\n",
+    .help = "  kafka-brokers H:P,...    Kafka bootstrap servers (turns the mirror on)\n"
+	    "  kafka-topic-prefix P     topics P.trades|quotes|candles|events (tickring)\n"
+	    "  kafka-kinds K,...        rings to mirror: trades,quotes,candles,events (all)\n"
+	    "  kafka-checkpoint FILE    delivered seqs (<journal-dir>/kafka.checkpoint)\n"
+	    "  kafka-start oldest|tail  where to begin without a checkpoint (oldest)\n"
+	    "  kafka-flush-ms N         wait at stop for undelivered messages (5000)\n"
+	    "  kafka.<property> VALUE   any librdkafka producer property\n",
 };
