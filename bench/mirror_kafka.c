@@ -12,7 +12,8 @@
  *              window or checkpoint.
  *   throughput N trades already in the ring (no lap); the mirror started at
  *              the oldest; records/s from its start to the last delivery
- *              report. kafka_mirror_rps, and its ratio to the baseline.
+ *              report. kafka_mirror_rps, and its ratio to the baseline;
+ *              best of 3 passes each, interleaved (--quick: 1).
  *   lag        a writer thread publishes at 100 k trades/s (1 ms batches)
  *              for S seconds (sleeping between batches); each delivery report's time minus the
  * seq's publish time (CLOCK_MONOTONIC) is the mirror lag (ring publish
@@ -162,7 +163,6 @@ static void broker_start(void)
 		fprintf(stderr, "bench-mirror_kafka: %s did not start\n", path);
 		exit(1);
 	}
-	atexit(broker_stop);
 }
 
 static double broker_cpu_s(void)
@@ -516,6 +516,7 @@ int main(int argc, char **argv)
 	const char *root = getenv("TR_ROOT");
 	uint64_t count = 1000000;
 	double rate = 100000, seconds = 5;
+	int passes = 3;
 	char path[1024];
 
 	static const struct option opts[] = {{"quick", no_argument, 0, 'q'},
@@ -529,6 +530,7 @@ int main(int argc, char **argv)
 		if (c == 'q') {
 			count = 200000;
 			seconds = 2;
+			passes = 1;
 		} else if (c == 'r') {
 			dir = optarg;
 		} else if (c == 'n') {
@@ -559,19 +561,37 @@ int main(int argc, char **argv)
 	}
 	struct bu_machine mach;
 	bu_machine(&mach);
-	broker_start();
+	atexit(broker_stop);
 
-	double base = baseline(count);
-	uint64_t lost;
-	double mirror = throughput(count, &lost);
+	/* Best of a few interleaved passes: the least disturbed by the rest of
+	 * the machine, for both sides alike. */
+	double base = 0, mirror = 0;
+	uint64_t lost = 0;
+	for (int p = 0; p < passes; p++) {
+		uint64_t l;
+		/* A fresh broker for each run: the mock keeps every message in
+		 * memory. */
+		broker_start();
+		double b = baseline(count);
+		broker_stop();
+		broker_start();
+		double x = throughput(count, &l);
+		broker_stop();
+		base = b > base ? b : base;
+		mirror = x > mirror ? x : mirror;
+		lost += l;
+	}
 	struct lagres L;
+	broker_start();
 	lag(rate, seconds, &L);
 
 	printf("bench-mirror_kafka: %s, %ld cores, %s\n", mach.cpu, mach.cores, mach.kernel);
-	printf("  kafka-dev-broker (librdkafka %s mock cluster, %s partitions) at %s\n",
-	       rd_kafka_version_str(), PARTITIONS, broker_addr);
+	printf(
+	    "  kafka-dev-broker (librdkafka %s mock cluster, %s partitions), a fresh one per run\n",
+	    rd_kafka_version_str(), PARTITIONS);
 	printf("  %zu recorded trades, cycled; idempotent producer, lz4, linger 5 ms\n", ntrades);
-	printf("  throughput, %" PRIu64 " trades in the ring\n", count);
+	printf("  throughput, %" PRIu64 " trades in the ring, best of %d interleaved passes\n",
+	       count, passes);
 	printf("    bare librdkafka producer (baseline)   %10.0f records/s\n", base);
 	printf("    Kafka mirror                          %10.0f records/s  %.0f %% of baseline\n",
 	       mirror, 100 * mirror / base);
