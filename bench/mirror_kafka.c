@@ -219,6 +219,7 @@ static double baseline(uint64_t n)
 	char **json = calloc(np, sizeof *json);
 	int *len = calloc(np, sizeof *len);
 
+	base_delivered = 0;
 	rd_kafka_conf_set(c, "bootstrap.servers", broker_addr, err, sizeof err);
 	for (size_t i = 0; i < sizeof pconf / sizeof pconf[0]; i++)
 		rd_kafka_conf_set(c, pconf[i][0], pconf[i][1], err, sizeof err);
