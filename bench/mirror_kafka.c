@@ -27,7 +27,8 @@
  * lost or undelivered record does (exit 1).
  *
  * Usage: bench-mirror_kafka [--quick] [--results-dir DIR] [--count N]
- *                           [--rate N] [--seconds S]
+ *                           [--rate N] [--seconds S] [--set kafka.PROP=VALUE]...
+ * (--set: a mirror directive for the mirror runs, to try settings.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -274,6 +275,10 @@ static double baseline(uint64_t n)
 
 /* ---- the mirror ---- */
 
+/* --set kafka.PROP=VALUE: extra mirror directives, to try settings. */
+static char props[16][2][256];
+static int nprops;
+
 static struct tr_writer *w;
 static char inst[64];
 static int sym_id[2];
@@ -314,7 +319,7 @@ struct mir {
 	pthread_t th;
 	atomic_int stop;
 	struct tr_mirror_stats st;
-	struct tr_mirror_opt opt[4];
+	struct tr_mirror_opt opt[4 + 16];
 	struct tr_mirror_args a;
 	struct tr_kafka_hooks h;
 	char ckpt[96];
@@ -354,8 +359,11 @@ static void mir_start(struct mir *m)
 	m->opt[2] = (struct tr_mirror_opt){"kafka-checkpoint", m->ckpt, "bench"};
 	m->opt[3] = (struct tr_mirror_opt){"kafka-topic-prefix", "bench", "bench"};
 	m->h = (struct tr_kafka_hooks){.delivered = on_delivered};
+	unsigned n = 4;
+	for (int i = 0; i < nprops; i++)
+		m->opt[n++] = (struct tr_mirror_opt){props[i][0], props[i][1], "--set"};
 	m->a = (struct tr_mirror_args){
-	    .instance = inst, .opts = m->opt, .nopts = 4, .stop = &m->stop, .stats = &m->st};
+	    .instance = inst, .opts = m->opt, .nopts = n, .stop = &m->stop, .stats = &m->st};
 	if (pthread_create(&m->th, NULL, mir_main, m))
 		die("pthread_create");
 }
@@ -520,14 +528,12 @@ int main(int argc, char **argv)
 	int passes = 3;
 	char path[1024];
 
-	static const struct option opts[] = {{"quick", no_argument, 0, 'q'},
-					     {"results-dir", required_argument, 0, 'r'},
-					     {"count", required_argument, 0, 'n'},
-					     {"rate", required_argument, 0, 'R'},
-					     {"seconds", required_argument, 0, 's'},
-					     {"help", no_argument, 0, 'h'},
-					     {0, 0, 0, 0}};
-	for (int c; (c = getopt_long(argc, argv, "qr:n:R:s:h", opts, NULL)) != -1;) {
+	static const struct option opts[] = {
+	    {"quick", no_argument, 0, 'q'},	    {"results-dir", required_argument, 0, 'r'},
+	    {"count", required_argument, 0, 'n'},   {"rate", required_argument, 0, 'R'},
+	    {"seconds", required_argument, 0, 's'}, {"set", required_argument, 0, 'S'},
+	    {"help", no_argument, 0, 'h'},	    {0, 0, 0, 0}};
+	for (int c; (c = getopt_long(argc, argv, "qr:n:R:s:S:h", opts, NULL)) != -1;) {
 		if (c == 'q') {
 			count = 200000;
 			seconds = 2;
@@ -540,9 +546,26 @@ int main(int argc, char **argv)
 			rate = atof(optarg);
 		} else if (c == 's') {
 			seconds = atof(optarg);
+		} else if (c == 'S') {
+			char *eq = strchr(optarg, '=');
+			char err[256];
+			if (!eq || nprops == 16) {
+				fputs("bench-mirror_kafka: --set kafka.PROP=VALUE (at most 16)\n",
+				      stderr);
+				return 2;
+			}
+			snprintf(props[nprops][0], 256, "%.*s", (int)(eq - optarg), optarg);
+			snprintf(props[nprops][1], 256, "%s", eq + 1);
+			if (tr_mirror_kafka.check(props[nprops][0], props[nprops][1], err,
+						  sizeof err)) {
+				fprintf(stderr, "bench-mirror_kafka: %s: %s\n", props[nprops][0],
+					err);
+				return 2;
+			}
+			nprops++;
 		} else {
 			fputs("usage: bench-mirror_kafka [--quick] [--results-dir DIR] [--count N] "
-			      "[--rate N] [--seconds S]\n",
+			      "[--rate N] [--seconds S] [--set kafka.PROP=VALUE]...\n",
 			      c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
