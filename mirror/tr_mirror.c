@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "tr_err.h"
+#include "tr_redis.h"
 
 static const struct tr_mirror_def *const mirrors[] = {
+    &tr_mirror_redis,
     NULL,
 };
 

@@ -51,6 +51,16 @@ struct tr_mirror_stats {
 	_Atomic uint64_t checkpoint[TR_NKINDS];
 	_Atomic unsigned kinds; /* 1 << kind for each ring it reads */
 	_Atomic int connected;	/* 1 while the server is reachable */
+	/* redis: */
+	_Atomic uint64_t redis_published;   /* PUBLISH acknowledged */
+	_Atomic uint64_t redis_receivers;   /* subscribers those PUBLISHes reached, summed */
+	_Atomic uint64_t redis_stream_read; /* records taken by the stream sources */
+	_Atomic uint64_t redis_stream_from_journal; /* of which read back from the journal */
+	_Atomic uint64_t redis_stream_lost;	    /* seqs the stream sources found nowhere */
+	_Atomic uint64_t redis_stream_added;	    /* XADD acknowledged */
+	_Atomic uint64_t redis_stream_dups; /* XADD refused: the stream has that id already */
+	_Atomic uint64_t redis_hash_writes; /* HSET acknowledged */
+	_Atomic uint64_t redis_hash_errors; /* HSET refused (rewritten next pass) */
 };
 
 /* What run() gets. */
