@@ -1236,10 +1236,13 @@ static void publish_watermarks(struct rd *m)
 
 /* ---- Connection ---- */
 
-static void conn_lost(struct rd *m, const char *why)
+static void conn_lost(struct rd *m, const char *reason)
 {
 	int64_t now = mono_ns();
 	uint64_t pubs = 0, xadds = 0;
+	char why[160];
+
+	snprintf(why, sizeof why, "%s", reason); /* it may live in the context freed below */
 
 	for (size_t i = 0; i < m->qlen; i++) {
 		const struct rd_pend *p = &m->q[(m->qhead + i) % m->qcap];
@@ -1436,18 +1439,28 @@ static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r,
 	}
 }
 
+/* Why hiredis gave up on c. Its I/O errors come with an empty errstr on
+ * glibc (it calls the GNU strerror_r as if it were the POSIX one), so the
+ * errno of the failed call is named here instead. */
+static const char *conn_error(const redisContext *c)
+{
+	if (c->errstr[0])
+		return c->errstr;
+	return c->err == REDIS_ERR_IO ? strerror(errno) : "connection error";
+}
+
 /* Read what replies have arrived. 0, or -1 when the connection is gone. */
 static int read_replies(struct rd *m, int64_t now)
 {
 	void *rp;
 
 	if (redisBufferRead(m->c) != REDIS_OK) {
-		conn_lost(m, m->c->errstr);
+		conn_lost(m, conn_error(m->c));
 		return -1;
 	}
 	for (;;) {
 		if (redisGetReplyFromReader(m->c, &rp) != REDIS_OK) {
-			conn_lost(m, m->c->errstr);
+			conn_lost(m, conn_error(m->c));
 			return -1;
 		}
 		if (!rp)
@@ -1485,7 +1498,7 @@ static int flush(struct rd *m)
 		m->out_cmds = 0;
 	}
 	if (redisBufferWrite(m->c, &done) != REDIS_OK) {
-		conn_lost(m, m->c->errstr);
+		conn_lost(m, conn_error(m->c));
 		return -1;
 	}
 	return done;
@@ -1657,11 +1670,16 @@ static int redis_run(const struct tr_mirror_args *a)
 			m->ckpt_dirty = 1;
 		}
 	ckpt_save(m, mono_ns());
-	tr_log(TR_LOG_INFO, "redis: stopped; %llu sent, %llu delivered, %llu dropped, %llu failed",
-	       (unsigned long long)atomic_load_explicit(&m->st->sent, memory_order_relaxed),
-	       (unsigned long long)atomic_load_explicit(&m->st->delivered, memory_order_relaxed),
-	       (unsigned long long)atomic_load_explicit(&m->st->dropped, memory_order_relaxed),
-	       (unsigned long long)atomic_load_explicit(&m->st->failed, memory_order_relaxed));
+#define LD(f) (unsigned long long)atomic_load_explicit(&m->st->f, memory_order_relaxed)
+	tr_log(TR_LOG_INFO,
+	       "redis: stopped; %llu sent, %llu delivered, %llu dropped, %llu failed, %llu lost; "
+	       "pub/sub %llu published to %llu subscribers; streams %llu added, %llu duplicates "
+	       "refused, %llu from the journal, %llu lost; hashes %llu written, %llu refused",
+	       LD(sent), LD(delivered), LD(dropped), LD(failed), LD(lost), LD(redis_published),
+	       LD(redis_receivers), LD(redis_stream_added), LD(redis_stream_dups),
+	       LD(redis_stream_from_journal), LD(redis_stream_lost), LD(redis_hash_writes),
+	       LD(redis_hash_errors));
+#undef LD
 	rc = 0;
 out:
 	teardown(m);
