@@ -66,6 +66,7 @@
 #define RD_CKPT_EVERY_NS 200000000ll	  /* checkpoint file rewritten at most this often */
 #define RD_STOP_DRAIN_NS 5000000000ll	  /* on stop, time left to send what is there */
 #define RD_STILL_DOWN_NS 60000000000ll	  /* "still down" reminder in the log */
+#define RD_FLAP_NS 1000000000ll /* a connection lost younger than this: keep backing off */
 #define RD_PREFIX_MAX 64
 
 static const char *const kind_names[TR_NKINDS] = {"trades", "quotes", "candles", "events"};
@@ -434,6 +435,69 @@ static void put_fixed(struct rd_buf *b, int64_t v)
 
 /* ---- State ---- */
 
+/* One reply as the loop needs it. hiredis's reader builds replies through
+ * a table of functions (its extension point, redisReaderCreateWithFunctions);
+ * ours fill this one slot instead of allocating an object per reply, since
+ * each reply is handled before the next is parsed. A nested reply (never
+ * expected here) keeps only its outermost type. */
+struct rd_reply {
+	int type; /* REDIS_REPLY_* */
+	long long integer;
+	char str[128]; /* string, status or error text, truncated */
+};
+
+static void *reply_slot(const redisReadTask *t, int type)
+{
+	struct rd_reply *r = t->privdata;
+
+	if (t->parent)
+		return t->parent->obj; /* inside an array: the outer reply stands */
+	r->type = type;
+	r->integer = 0;
+	r->str[0] = 0;
+	return r;
+}
+
+static void *reply_string(const redisReadTask *t, char *s, size_t len)
+{
+	struct rd_reply *r = reply_slot(t, t->type);
+
+	if (!t->parent) {
+		size_t n = len < sizeof r->str ? len : sizeof r->str - 1;
+		memcpy(r->str, s, n);
+		r->str[n] = 0;
+	}
+	return r;
+}
+
+static void *reply_array(const redisReadTask *t, int n)
+{
+	(void)n;
+	return reply_slot(t, REDIS_REPLY_ARRAY);
+}
+
+static void *reply_integer(const redisReadTask *t, long long v)
+{
+	struct rd_reply *r = reply_slot(t, REDIS_REPLY_INTEGER);
+
+	if (!t->parent)
+		r->integer = v;
+	return r;
+}
+
+static void *reply_nil(const redisReadTask *t)
+{
+	return reply_slot(t, REDIS_REPLY_NIL);
+}
+
+static void reply_free(void *r)
+{
+	(void)r; /* the slot lives in struct rd */
+}
+
+static redisReplyObjectFunctions reply_fns = {reply_string, reply_array, reply_integer, reply_nil,
+					      reply_free};
+
 union rd_rec {
 	struct tr_trade t;
 	struct tr_quote q;
@@ -493,12 +557,15 @@ struct rd {
 	uint32_t nmarks;
 	uint64_t marks_reopens;
 	int64_t next_latest, next_connect, backoff_ms, last_reply, last_ckpt, down_since,
-	    down_logged;
+	    connected_at, connect_logged, down_logged;
 	uint64_t dropped_at_down;
 	uint64_t ckpt[TR_NKINDS];
 	int ckpt_dirty, ever_connected, final_hashes;
 	int64_t hash_err_logged, reply_err_logged;
 	char json[TR_FORMAT_BUFSZ], json2[TR_FORMAT_BUFSZ], val[TR_FORMAT_BUFSZ];
+	char chan[TR_NKINDS][RD_PREFIX_MAX + 16]; /* "<prefix>:<kind>:" */
+	size_t chan_len[TR_NKINDS];
+	struct rd_reply reply;
 };
 
 static int64_t mono_ns(void)
@@ -606,7 +673,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 		      const union rd_rec *rec, char *out)
 {
 	uint32_t sym, venue;
-	size_t n = strlen(m->cfg.prefix);
+	size_t n = m->chan_len[kind];
 	char ib[TR_INTERVAL_BUFSZ];
 
 	switch (kind) {
@@ -623,12 +690,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 		sym = rec->e.symbol_id, venue = rec->e.venue_id;
 		break;
 	}
-	memcpy(out, m->cfg.prefix, n);
-	out[n++] = ':';
-	size_t kl = strlen(kind_names[kind]);
-	memcpy(out + n, kind_names[kind], kl);
-	n += kl;
-	out[n++] = ':';
+	memcpy(out, m->chan[kind], n);
 	if (kind == TR_KIND_CANDLE) {
 		const char *in = tr_interval_name(rec->c.interval_s, ib);
 		size_t il = strlen(in);
@@ -1278,16 +1340,25 @@ static void conn_lost(struct rd *m, const char *reason)
 		if (src_open(m, &k->str, kind, w) < 0)
 			tr_log(TR_LOG_ERROR, "%s", tr_errmsg()); /* only ENOMEM */
 	}
-	m->down_since = now;
-	m->down_logged = now;
-	m->dropped_at_down = atomic_load_explicit(&m->st->dropped, memory_order_relaxed);
-	m->backoff_ms = RD_BACKOFF_MIN_MS;
+	/* A connection that dies young (a server still loading, a script
+	 * holding it) keeps the backoff growing, and is logged once a minute. */
+	int flapping = now - m->connected_at < RD_FLAP_NS;
+	m->backoff_ms = !flapping				? RD_BACKOFF_MIN_MS
+			: m->backoff_ms * 2 > RD_BACKOFF_MAX_MS ? RD_BACKOFF_MAX_MS
+								: m->backoff_ms * 2;
 	m->next_connect = now + m->backoff_ms * 1000000ll;
-	tr_log(TR_LOG_WARN,
-	       "redis: connection to %s lost (%s); %llu commands had no reply; pub/sub is dropped "
-	       "until it returns%s",
-	       m->url_shown, why, (unsigned long long)(pubs + xadds),
-	       m->cfg.streams ? ", streams wait" : "");
+	if (!flapping || now - m->down_logged >= RD_STILL_DOWN_NS) {
+		m->down_since = now;
+		m->dropped_at_down = atomic_load_explicit(&m->st->dropped, memory_order_relaxed);
+		tr_log(TR_LOG_WARN,
+		       "redis: connection to %s lost (%s); %llu commands had no reply; pub/sub is "
+		       "dropped until it returns%s",
+		       m->url_shown, why, (unsigned long long)(pubs + xadds),
+		       m->cfg.streams ? ", streams wait" : "");
+		m->down_logged = now;
+	} else {
+		tr_log(TR_LOG_DEBUG, "redis: connection to %s lost again (%s)", m->url_shown, why);
+	}
 }
 
 /* A blocking command during the connect; 0 or -1 with why. */
@@ -1358,37 +1429,67 @@ static int try_connect(struct rd *m)
 		return -1;
 	}
 	c->flags &= ~REDIS_BLOCK; /* hiredis then treats EAGAIN as "later" */
+	c->reader->fn = &reply_fns;
+	c->reader->privdata = &m->reply;
 	m->c = c;
 	st_add(&m->st->reconnects, 1);
 	atomic_store_explicit(&m->st->connected, 1, memory_order_relaxed); /* a statistic */
-	if (m->ever_connected)
-		tr_log(TR_LOG_INFO,
+	if (!m->ever_connected)
+		tr_log(TR_LOG_INFO, "redis: connected to %s", m->url_shown);
+	else
+		tr_log(now - m->connect_logged >= RD_STILL_DOWN_NS ? TR_LOG_INFO : TR_LOG_DEBUG,
 		       "redis: connected to %s again after %.1f s; %llu pub/sub records dropped "
 		       "meanwhile",
 		       m->url_shown, (double)(now - m->down_since) / 1e9,
 		       (unsigned long long)(atomic_load_explicit(&m->st->dropped,
 								 memory_order_relaxed) -
 					    m->dropped_at_down));
-	else
-		tr_log(TR_LOG_INFO, "redis: connected to %s", m->url_shown);
+	if (now - m->connect_logged >= RD_STILL_DOWN_NS)
+		m->connect_logged = now;
 	m->ever_connected = 1;
-	m->down_logged = 0;
-	m->backoff_ms = RD_BACKOFF_MIN_MS;
+	m->connected_at = now;
 	m->last_reply = now;
 	marks_reset(m);
 	m->next_latest = now; /* rewrite the hashes at once */
 	return 0;
 }
 
-static int is_dup_error(const redisReply *r)
+static int is_dup_error(const struct rd_reply *r)
 {
-	return r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, "equal or smaller");
+	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "equal or smaller");
 }
 
-static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r, int64_t now)
+/* An error that says "not now" (a server loading its data after a restart,
+ * a busy script, a failover): the command would succeed later. */
+static int is_transient_error(const struct rd_reply *r)
+{
+	static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
+
+	if (r->type != REDIS_REPLY_ERROR)
+		return 0;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (!strncmp(r->str, codes[i], strlen(codes[i])))
+			return 1;
+	return 0;
+}
+
+/* Account for one reply. Returns -1 when the server is not ready: the
+ * caller drops the connection and tries again later (from the stream
+ * watermark); that command is counted failed here, the rest in conn_lost(). */
+static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply *r, int64_t now)
 {
 	const char *err = r->type == REDIS_REPLY_ERROR ? r->str : NULL;
 
+	if (is_transient_error(r)) {
+		if (p->op == OP_PUB) {
+			m->k[p->kind].pub_wm = p->seq;
+			m->k[p->kind].pub_inflight--;
+			st_add(&m->st->dropped, 1);
+		}
+		if (p->op != OP_HSET)
+			st_add(&m->st->failed, 1);
+		return -1;
+	}
 	switch (p->op) {
 	case OP_PUB:
 		/* Replies come in order: every earlier PUBLISH of the kind is done. */
@@ -1398,7 +1499,7 @@ static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r,
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_published, 1);
 			st_add(&m->st->redis_receivers, (uint64_t)r->integer);
-			return;
+			return 0;
 		}
 		st_add(&m->st->failed, 1);
 		st_add(&m->st->dropped, 1);
@@ -1408,12 +1509,12 @@ static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r,
 		if (r->type == REDIS_REPLY_STRING) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_stream_added, 1);
-			return;
+			return 0;
 		}
 		if (is_dup_error(r)) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_stream_dups, 1);
-			return;
+			return 0;
 		}
 		/* Refused for another reason (wrong key type, OOM): retrying would
 		 * block the stream for good, so the record is given up. */
@@ -1423,7 +1524,7 @@ static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r,
 	default:
 		if (r->type == REDIS_REPLY_INTEGER) {
 			st_add(&m->st->redis_hash_writes, 1);
-			return;
+			return 0;
 		}
 		st_add(&m->st->redis_hash_errors, 1);
 		marks_reset(m); /* try again next pass */
@@ -1437,6 +1538,7 @@ static void on_reply(struct rd *m, const struct rd_pend *p, const redisReply *r,
 		       err ? err : "unexpected reply type");
 		m->reply_err_logged = now;
 	}
+	return 0;
 }
 
 /* Why hiredis gave up on c. Its I/O errors come with an empty errstr on
@@ -1466,15 +1568,18 @@ static int read_replies(struct rd *m, int64_t now)
 		if (!rp)
 			break;
 		if (!m->qlen) {
-			freeReplyObject(rp);
 			conn_lost(m, "a reply to no command");
 			return -1;
 		}
 		struct rd_pend p = m->q[m->qhead];
 		m->qhead = (m->qhead + 1) % m->qcap;
 		m->qlen--;
-		on_reply(m, &p, rp, now);
-		freeReplyObject(rp);
+		if (on_reply(m, &p, rp, now) < 0) {
+			char why[160];
+			snprintf(why, sizeof why, "%s", m->reply.str);
+			conn_lost(m, why);
+			return -1;
+		}
 		m->last_reply = now;
 	}
 	return 0;
@@ -1540,6 +1645,9 @@ static int setup(struct rd *m, const struct tr_mirror_args *a)
 		snprintf(m->cfg.checkpoint, sizeof m->cfg.checkpoint, "%s/redis.checkpoint",
 			 a->journal_dir);
 	url_shown(m);
+	for (unsigned k = 0; k < TR_NKINDS; k++)
+		m->chan_len[k] = (size_t)snprintf(m->chan[k], sizeof m->chan[k],
+						  "%s:%s:", m->cfg.prefix, kind_names[k]);
 	m->inflight_cap = 4 * (size_t)m->cfg.pipeline;
 	m->first = -1;
 	if (m->cfg.streams && m->cfg.checkpoint[0]) {

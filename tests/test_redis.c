@@ -1434,12 +1434,15 @@ static void stream_complete(const struct rsrv *s, struct tr_region *r, unsigned 
 		uint64_t w[16];
 	} rec;
 	struct tr_cursor c;
-	if (tr_cursor_init(&c, r, kind, TR_JOIN_SEQ, head) == 0 &&
+	/* Not for events: engine_start is published before any venue is
+	 * registered, so its JSON names venue 0 "?" or "binance" depending on
+	 * when it was read. */
+	if (kind != TR_KIND_EVENT && tr_cursor_init(&c, r, kind, TR_JOIN_SEQ, head) == 0 &&
 	    tr_poll(&c, &rec) == TR_POLL_RECORD) {
 		tr_format_json(r, kind, &rec, tr_region_epoch(r), want, sizeof want);
 		char *j = last + strlen(id);
 		j[strcspn(j, "\n")] = 0;
-		cr_assert_str_eq(j, want, "%s's last entry", key);
+		cr_assert_str_eq(j, want, "%s's last entry:\n%s\nwant\n%s", key, j, want);
 	}
 	free(last);
 }
@@ -1638,4 +1641,60 @@ Test(redis, tickringd_survives_redis_killed_mid_replay, .timeout = 300)
 	latest_hash_is_the_last_trade(&s, r, "BTCUSDT");
 	latest_hash_is_the_last_trade(&s, r, "ETHUSDT");
 	tr_region_close(r);
+}
+
+Test(redis, a_busy_server_is_retried_not_given_up)
+{
+	static struct rsrv s;
+	static struct mrun m;
+	struct entries x;
+	const char *inst = instance();
+	char v[128];
+	int b, e;
+	struct tr_writer *w = market(inst, 4096, &b, &e);
+	struct tr_region *r = reader(inst);
+
+	rs_start(&s);
+	m.inst = inst;
+	mr_opt(&m, "redis-url", "unix://%s", s.sock);
+	mr_opt(&m, "redis-kinds", "trades");
+	mr_opt(&m, "redis-latest-ms", "0");
+	mr_opt(&m, "redis-streams", "yes");
+	mr_opt(&m, "redis-stream-maxlen", "0");
+	mr_start(&m);
+	WAIT_FOR(LD(m.st.connected), 10, "never connected");
+	/* A script that never ends: after 100 ms every other command is
+	 * answered "BUSY", until SCRIPT KILL. */
+	cr_assert_str_eq(
+	    cli1(&s, v, sizeof v, "CONFIG", "SET", "busy-reply-threshold", "100", NULL), "OK");
+	pid_t eval = fork();
+	cr_assert_geq(eval, 0);
+	if (eval == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("redis-cli", "redis-cli", "-s", s.sock, "EVAL", "while true do end", "0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	track(eval);
+	usleep(400000);
+	publish_trades(w, b, 500, NULL, NULL);
+	WAIT_FOR(LD(m.st.failed) > 0, 10, "no BUSY reply seen");
+	usleep(300000);
+	cr_assert_lt(LD(m.st.checkpoint[TR_KIND_TRADE]), 500, "nothing can be added meanwhile");
+	cr_assert_str_eq(cli1(&s, v, sizeof v, "SCRIPT", "KILL", NULL), "OK");
+	WAIT_FOR(LD(m.st.checkpoint[TR_KIND_TRADE]) == 500, 20, "the stream did not catch up");
+	cr_assert_eq(mr_stop(&m), 0);
+	xrange(&s, "tickring:stream:trades", &x);
+	check_entries(&x, r, 1, 500);
+	entries_free(&x);
+	cr_assert_geq(LD(m.st.reconnects), 2, "the connection was dropped and made again");
+	cr_assert_eq(LD(m.st.redis_stream_added), 500);
+	cr_assert_gt(LD(m.st.dropped), 0, "pub/sub refused with BUSY is dropped");
+	cr_assert_eq(LD(m.st.dropped) + LD(m.st.redis_published), 500);
+	untrack(eval);
+	kill_child(&eval);
+	tr_region_close(r);
+	tr_writer_close(w);
 }
