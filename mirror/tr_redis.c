@@ -548,8 +548,9 @@ struct rd {
 	struct rd_buf out, args;
 	unsigned out_cmds; /* commands in out */
 	struct rd_pend *q;
-	size_t qcap, qhead, qlen; /* ring of commands in flight, oldest at qhead */
-	size_t inflight_cap;	  /* records in flight at most */
+	size_t qcap, qhead,
+	    qlen;	     /* ring of commands in flight, oldest at qhead; qcap a power of 2 */
+	size_t inflight_cap; /* records in flight at most */
 	struct rd_kind k[TR_NKINDS];
 	int first; /* first enabled kind: its pub/sub source is the idle wait's and the hashes' */
 	unsigned rr;
@@ -730,13 +731,13 @@ static void q_push(struct rd *m, uint8_t op, unsigned kind, uint64_t seq)
 			abort();
 		}
 		for (size_t i = 0; i < m->qlen; i++)
-			q[i] = m->q[(m->qhead + i) % m->qcap];
+			q[i] = m->q[(m->qhead + i) & (m->qcap - 1)];
 		free(m->q);
 		m->q = q;
 		m->qcap = cap;
 		m->qhead = 0;
 	}
-	m->q[(m->qhead + m->qlen) % m->qcap] = (struct rd_pend){op, (uint8_t)kind, seq};
+	m->q[(m->qhead + m->qlen) & (m->qcap - 1)] = (struct rd_pend){op, (uint8_t)kind, seq};
 	m->qlen++;
 	m->out_cmds++;
 }
@@ -1307,7 +1308,7 @@ static void conn_lost(struct rd *m, const char *reason)
 	snprintf(why, sizeof why, "%s", reason); /* it may live in the context freed below */
 
 	for (size_t i = 0; i < m->qlen; i++) {
-		const struct rd_pend *p = &m->q[(m->qhead + i) % m->qcap];
+		const struct rd_pend *p = &m->q[(m->qhead + i) & (m->qcap - 1)];
 		if (p->op == OP_PUB)
 			pubs++;
 		else if (p->op == OP_XADD)
@@ -1572,7 +1573,7 @@ static int read_replies(struct rd *m, int64_t now)
 			return -1;
 		}
 		struct rd_pend p = m->q[m->qhead];
-		m->qhead = (m->qhead + 1) % m->qcap;
+		m->qhead = (m->qhead + 1) & (m->qcap - 1);
 		m->qlen--;
 		if (on_reply(m, &p, rp, now) < 0) {
 			char why[160];
