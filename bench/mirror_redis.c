@@ -342,7 +342,7 @@ int main(int argc, char **argv)
 	const char *rdir = "bench/results", *root = getenv("TR_ROOT");
 	uint64_t n = 1000000;
 	int passes = 3;
-	unsigned pipeline = 1024;
+	unsigned pipeline = 256;
 	int mirror_only = 0;
 	char path[1024];
 

@@ -58,7 +58,8 @@
 #include "tr_reader.h"
 
 #define RD_QUANTUM 64		   /* records per kind per turn: no ring starves the others */
-#define RD_IDLE_NS 2000000ll	   /* longest wait on a ring while idle */
+#define RD_IDLE_NS 2000000ll	   /* first wait on a ring once every ring is empty */
+#define RD_IDLE_MAX_NS 16000000ll  /* it doubles while they stay empty, up to this */
 #define RD_BACKOFF_MIN_MS 100	   /* first reconnect delay; doubles per failure */
 #define RD_BACKOFF_MAX_MS 5000	   /* reconnect delay cap */
 #define RD_CONNECT_TIMEOUT_MS 1000 /* connect, AUTH and SELECT */
@@ -278,7 +279,7 @@ static void cfg_default(struct rd_cfg *c)
 	c->kinds = (1u << TR_NKINDS) - 1;
 	c->latest_ms = 100;
 	c->maxlen = 100000;
-	c->pipeline = 1024;
+	c->pipeline = 256;
 }
 
 /* Apply one directive to c. 0 or -EINVAL with the reason in err. */
@@ -562,6 +563,7 @@ struct rd {
 	uint64_t dropped_at_down;
 	uint64_t ckpt[TR_NKINDS];
 	int ckpt_dirty, ever_connected, final_hashes;
+	int64_t idle_ns; /* current idle slice */
 	int64_t hash_err_logged, reply_err_logged;
 	char json[TR_FORMAT_BUFSZ], json2[TR_FORMAT_BUFSZ], val[TR_FORMAT_BUFSZ];
 	char chan[TR_NKINDS][RD_PREFIX_MAX + 16]; /* "<prefix>:<kind>:" */
@@ -938,17 +940,25 @@ static void drain_down(struct rd *m)
 	}
 }
 
-/* Nothing to do: wait on the first enabled ring for up to ns. */
+/* Every ring is empty: wait on the first enabled one for up to ns (and at
+ * most the current idle slice, which doubles while nothing comes, so a quiet
+ * market costs few wake-ups; the other rings are looked at after it). */
 static void idle_wait(struct rd *m, int64_t ns)
 {
 	struct rd_src *s = &m->k[m->first].pub;
 	union rd_rec rec;
 	struct tr_msrc_info info;
 
+	if (ns > m->idle_ns)
+		ns = m->idle_ns;
 	if (ns <= 0 || s->stashed)
 		return;
-	if (tr_msrc_next(s->m, &rec, &info, ns) == 1)
+	if (tr_msrc_next(s->m, &rec, &info, ns) == 1) {
 		src_stash(s, &rec, &info);
+		m->idle_ns = RD_IDLE_NS;
+	} else if (m->idle_ns < RD_IDLE_MAX_NS) {
+		m->idle_ns *= 2;
+	}
 }
 
 /* ---- Hashes ---- */
@@ -1679,6 +1689,7 @@ static int setup(struct rd *m, const struct tr_mirror_args *a)
 			return -EINVAL;
 	}
 	m->backoff_ms = RD_BACKOFF_MIN_MS;
+	m->idle_ns = RD_IDLE_NS;
 	/* A statistic for tr_mirror_drain(); no ordering. */
 	atomic_store_explicit(&a->stats->kinds, m->cfg.kinds, memory_order_relaxed);
 	return 0;
@@ -1737,7 +1748,7 @@ static int redis_run(const struct tr_mirror_args *a)
 			drain_down(m);
 			publish_watermarks(m);
 			int64_t w = m->next_connect - now;
-			idle_wait(m, w < RD_IDLE_NS ? w : RD_IDLE_NS);
+			idle_wait(m, w);
 			continue;
 		}
 		if (m->qlen && read_replies(m, now) < 0)
@@ -1756,8 +1767,10 @@ static int redis_run(const struct tr_mirror_args *a)
 		if (m->ckpt_dirty && now - m->last_ckpt >= RD_CKPT_EVERY_NS)
 			ckpt_save(m, now);
 		publish_watermarks(m);
-		if (n)
+		if (n) {
+			m->idle_ns = RD_IDLE_NS;
 			continue;
+		}
 		if (stop_deadline && !m->qlen && w)
 			break;
 		if (m->qlen && now - m->last_reply > RD_REPLY_TIMEOUT_NS) {
@@ -1769,8 +1782,7 @@ static int redis_run(const struct tr_mirror_args *a)
 			struct pollfd p = {.fd = m->c->fd, .events = POLLIN | (w ? 0 : POLLOUT)};
 			poll(&p, 1, 1);
 		} else if (!stop_deadline) {
-			int64_t t = m->cfg.latest_ms ? m->next_latest - now : RD_IDLE_NS;
-			idle_wait(m, t < RD_IDLE_NS ? t : RD_IDLE_NS);
+			idle_wait(m, m->cfg.latest_ms ? m->next_latest - now : RD_IDLE_MAX_NS);
 		}
 	}
 	for (unsigned kind = 0; kind < TR_NKINDS; kind++)
@@ -1816,5 +1828,5 @@ const struct tr_mirror_def tr_mirror_redis = {
 	    "  redis-streams yes|no     also XADD every record to <prefix>:stream:<kind> (no)\n"
 	    "  redis-stream-maxlen N    XADD MAXLEN ~ N; 0: no trimming (100000)\n"
 	    "  redis-checkpoint FILE    streams' checkpoint (<journal-dir>/redis.checkpoint)\n"
-	    "  redis-pipeline N         commands per flush (1024)\n",
+	    "  redis-pipeline N         commands per flush (256)\n",
 };
