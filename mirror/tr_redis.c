@@ -789,8 +789,19 @@ static int xadd(struct rd *m, unsigned kind, const union rd_rec *rec,
 			abort();
 		}
 	}
-	if (tr_ackwin_add(k->win, info->seq) == -ENOSPC)
+	int rc = tr_ackwin_add(k->win, info->seq);
+	if (rc == -ENOSPC)
 		return -ENOSPC;
+	if (rc == -EINVAL) {
+		/* The engine went back in sequence (its journal was deleted):
+		 * the window starts over; Redis refuses the ids it holds. */
+		tr_ackwin_free(k->win);
+		if (tr_ackwin_create(&k->win, m->inflight_cap, info->seq - 1) < 0) {
+			tr_log(TR_LOG_ERROR, "redis: out of memory");
+			abort();
+		}
+		tr_ackwin_add(k->win, info->seq);
+	}
 	if (!json) {
 		jl = tr_format_json(tr_msrc_region(k->str.m), kind, rec, info->epoch, m->json2,
 				    sizeof m->json2);
@@ -974,7 +985,8 @@ static uint64_t fnv(const void *p, size_t n)
 }
 
 /* JSON string body at s (after the opening quote), unescaped into out;
- * returns a pointer past the closing quote, or NULL. */
+ * returns a pointer past the closing quote, or NULL. tr_format_json()
+ * escapes only \" \\ \n \r \t and \u00XX, \u007f, \ufffd: no surrogates. */
 static const char *json_unescape(const char *s, const char *end, char *out, size_t *outlen)
 {
 	size_t o = 0;
@@ -1011,32 +1023,13 @@ static const char *json_unescape(const char *s, const char *end, char *out, size
 					return NULL;
 				cp = cp * 16 + (unsigned)h;
 			}
-			if (cp >= 0xd800 && cp < 0xdc00 && end - s >= 6 && s[0] == '\\' &&
-			    s[1] == 'u') {
-				unsigned lo = 0;
-				int ok = 1;
-				for (int i = 0; i < 4; i++) {
-					int h = hexval(s[2 + i]);
-					ok &= h >= 0;
-					lo = lo * 16 + (unsigned)(h < 0 ? 0 : h);
-				}
-				if (ok && lo >= 0xdc00 && lo < 0xe000) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					s += 6;
-				}
-			}
 			if (cp < 0x80) {
 				out[o++] = (char)cp;
 			} else if (cp < 0x800) {
 				out[o++] = (char)(0xc0 | cp >> 6);
 				out[o++] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				out[o++] = (char)(0xe0 | cp >> 12);
-				out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
-				out[o++] = (char)(0x80 | (cp & 0x3f));
 			} else {
-				out[o++] = (char)(0xf0 | cp >> 18);
-				out[o++] = (char)(0x80 | (cp >> 12 & 0x3f));
+				out[o++] = (char)(0xe0 | cp >> 12);
 				out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
 				out[o++] = (char)(0x80 | (cp & 0x3f));
 			}
