@@ -215,7 +215,7 @@ struct mirror {
 	struct tr_mirror_opt opt[4];
 	char url[200], pipeline[16];
 	int rc;
-	double cpu_s; /* the mirror thread's CPU time */
+	double cpu_s, sys_s; /* the mirror thread's CPU time, of which in the kernel */
 };
 
 static void *mirror_main(void *arg)
@@ -228,8 +228,8 @@ static void *mirror_main(void *arg)
 	m->rc = tr_mirror_redis.run(&a);
 	struct rusage ru;
 	getrusage(RUSAGE_THREAD, &ru);
-	m->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-		   ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+	m->sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	m->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + m->sys_s;
 	return NULL;
 }
 
@@ -253,7 +253,8 @@ static double server_cpu(void)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static double cpu_mirror_us, cpu_server_us; /* per record, last mirror pass */
+static double cpu_mirror_us, sys_mirror_us, cpu_server_us; /* per record, last mirror pass */
+static double cpu_bench_server_us;			   /* per request, last benchmark pass */
 
 /* One pass: n records through the mirror; records/s. */
 static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pipeline)
@@ -302,6 +303,7 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 	    atomic_load_explicit(&m.st.delivered, memory_order_relaxed) != n)
 		die("the mirror lost or failed records");
 	cpu_mirror_us = m.cpu_s / (double)n * 1e6;
+	sys_mirror_us = m.sys_s / (double)n * 1e6;
 	return (double)n / ((double)(t1 - t0) / 1e9);
 }
 
@@ -327,8 +329,10 @@ static double benchmark_pass(uint64_t n, int tcp, int clients, const char *chan,
 	argv[a++] = "--csv", argv[a++] = "PUBLISH", argv[a++] = chan;
 	argv[a++] = payload;
 	argv[a] = NULL;
+	double s0 = server_cpu();
 	if (run(argv, out, sizeof out) != 0)
 		die("redis-benchmark failed");
+	cpu_bench_server_us = (server_cpu() - s0) / (double)n * 1e6;
 	/* "test","rps",... then "PUBLISH ...","<rps>",... */
 	char *l = strchr(out, '\n');
 	char *q = l ? strstr(l, "\",\"") : NULL;
@@ -438,8 +442,9 @@ int main(int argc, char **argv)
 		/* For profiling the mirror alone (perf stat, perf record). */
 		for (int p = 0; p < passes; p++) {
 			double x = mirror_pass(w, n, 0, pipeline);
-			printf("  mirror over unix: %.0f rec/s, %.3f us CPU/record\n", x,
-			       cpu_mirror_us);
+			printf("  mirror over unix: %.0f rec/s, %.3f us CPU/record (%.3f in the "
+			       "kernel), redis-server %.3f us\n",
+			       x, cpu_mirror_us, sys_mirror_us, cpu_server_us);
 		}
 		tr_writer_close(w);
 		cleanup();
@@ -447,14 +452,18 @@ int main(int argc, char **argv)
 	}
 	for (int p = 0; p < passes; p++)
 		for (int tcp = 1; tcp >= 0; tcp--) {
-			double x[3] = {mirror_pass(w, n, tcp, pipeline),
-				       benchmark_pass(n, tcp, 0, chan, payload),
-				       benchmark_pass(n, tcp, 1, chan, payload)};
+			double x[3], cpu_m, cpu_s, cpu_b;
+			x[0] = mirror_pass(w, n, tcp, pipeline);
+			cpu_m = cpu_mirror_us, cpu_s = cpu_server_us;
+			x[1] = benchmark_pass(n, tcp, 0, chan, payload);
+			cpu_b = cpu_bench_server_us;
+			x[2] = benchmark_pass(n, tcp, 1, chan, payload);
 			printf(
-			    "  pass %d %-4s: mirror %.0f rec/s (mirror thread %.2f us CPU/record, "
-			    "redis-server %.2f us), benchmark %.0f, -c 1 %.0f req/s\n",
-			    p + 1, tcp ? "tcp" : "unix", x[0], cpu_mirror_us, cpu_server_us, x[1],
-			    x[2]);
+			    "  pass %d %-4s: mirror %7.0f rec/s (CPU/record: mirror %.2f us, "
+			    "redis-server %.2f us)  benchmark %7.0f req/s (redis-server %.2f us)  "
+			    "-c 1 %7.0f (%.2f us)\n",
+			    p + 1, tcp ? "tcp" : "unix", x[0], cpu_m, cpu_s, x[1], cpu_b, x[2],
+			    cpu_bench_server_us);
 			for (int i = 0; i < 3; i++)
 				if (x[i] > best[tcp][i])
 					best[tcp][i] = x[i];
