@@ -59,6 +59,12 @@ struct tr_candle_builder {
 	int have_partial;
 	int64_t last_partial; /* caller time of the last partial */
 	int64_t partial_gap;  /* min ns between partials */
+	/* The trade fast path: the newest open bucket and its [lo, hi) span. */
+	struct slot *hot;
+	int64_t hot_lo, hot_hi;
+	/* rec holds mat_slot as of generation mat_gen; gen counts changes */
+	uint64_t gen, mat_gen;
+	const struct slot *mat_slot;
 	struct tr_candle rec; /* scratch record handed to emit / current */
 	struct slot slots[];
 };
@@ -197,6 +203,10 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 {
 	struct tr_candle *c = &b->rec;
 
+	if (b->mat_slot == s && b->mat_gen == b->gen)
+		return c; /* unchanged since the last time: the divisions are done */
+	b->mat_slot = s;
+	b->mat_gen = b->gen;
 	memset(c, 0, sizeof *c);
 	c->open_time = s->open_time;
 	c->open = s->open;
@@ -259,6 +269,7 @@ static int next_open(struct tr_candle_builder *b, int64_t from, int64_t *out)
 
 static void close_slot(struct tr_candle_builder *b, struct slot *s)
 {
+	b->gen++;
 	s->final = 1;
 	s->dirty = 0;
 	s->emitted = 1;
@@ -275,6 +286,7 @@ static void flat_bucket(struct tr_candle_builder *b, int64_t t)
 	 * publish the flat candle without keeping it (it cannot be revised). */
 	if (s->used && !s->final && s->open_time > t)
 		s = &tmp;
+	b->gen++;
 	memset(s, 0, sizeof *s);
 	s->used = 1;
 	s->open_time = t;
@@ -326,10 +338,16 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 
 static void open_slot(struct tr_candle_builder *b, struct slot *s, int64_t t)
 {
+	b->gen++;
 	memset(s, 0, sizeof *s);
 	s->used = 1;
 	s->open_time = t;
 	note_newest(b, t);
+	if (t == b->newest) {
+		b->hot = s;
+		b->hot_lo = t;
+		b->hot_hi = t + b->iv;
+	}
 }
 
 static int64_t sat_add(int64_t a, int64_t v, uint8_t *flags)
@@ -436,6 +454,18 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 		return TR_CANDLE_ADD_NONMARKET;
 	if (t->price <= 0 || t->qty <= 0)
 		return -EINVAL;
+	struct slot *h = b->hot;
+	if (h && t->ts_event >= b->hot_lo && t->ts_event < b->hot_hi && h->used && !h->final &&
+	    h->open_time == b->hot_lo) {
+		/* The common case: the newest open bucket. No division. */
+		b->gen++;
+		apply(h, t);
+		h->dirty = 1;
+		if (!b->cfg.lazy_partials)
+			maybe_partial(b, h, now_ns);
+		return TR_CANDLE_ADD_APPLIED;
+	}
+	b->gen++;
 	int64_t ot = align(b->iv, b->offset, t->ts_event);
 	struct slot *s = slot_of(b, ot);
 
@@ -478,8 +508,21 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 	}
 	apply(s, t);
 	s->dirty = 1;
-	maybe_partial(b, s, now_ns);
+	if (!b->cfg.lazy_partials)
+		maybe_partial(b, s, now_ns);
 	return TR_CANDLE_ADD_APPLIED;
+}
+
+int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns)
+{
+	if (!b->have_newest)
+		return 0;
+	struct slot *s = slot_of(b, b->newest);
+	int was = s->dirty;
+
+	if (s->used && s->open_time == b->newest)
+		maybe_partial(b, s, now_ns);
+	return was && !s->dirty;
 }
 
 int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
@@ -514,6 +557,7 @@ void tr_candle_mark_gap(struct tr_candle_builder *b)
 		struct slot *s = slot_of(b, b->newest);
 
 		if (s->used && s->open_time == b->newest && !s->final) {
+			b->gen++;
 			s->flags |= TR_CANDLE_GAP;
 			s->dirty = 1;
 		}

@@ -45,8 +45,13 @@
  * - Partials: after a trade changes an open bucket, a partial record (flags
  *   without TR_CANDLE_FINAL) is emitted if the previous partial of this
  *   builder is at least 1 s / partial_per_s old in the caller's clock;
- *   advance() emits a pending one once allowed. A bucket's partials always
- *   precede its final record. tr_candle_current() is always up to date.
+ *   advance() emits a pending one once allowed. With cfg.lazy_partials the
+ *   trade path emits none and the caller asks with tr_candle_partial(). A
+ *   bucket's partials always precede its final record. tr_candle_current()
+ *   is always up to date.
+ * - Cost: a trade into the newest open bucket (the common case) is a few
+ *   compares and adds; the divisions of a record (quote volumes, vwap) are
+ *   made when a record is made, and a record is only remade after a change.
  *
  * Records: the emit callback gets a pointer to a builder-owned struct
  * tr_candle valid during the call; seq is 0 (the ring writer stamps it).
@@ -88,6 +93,7 @@ struct tr_candle_cfg {
 	int64_t lateness_ns;	/* watermark = now - lateness_ns; >= 0 */
 	int64_t revise_ns;	/* revisions accepted while watermark < end + revise_ns; >= 0 */
 	uint32_t slots;		/* bucket ring size; 0 = auto (see tr_candle_new) */
+	uint8_t lazy_partials;	/* 1: tr_candle_add emits no partial; tr_candle_partial does */
 	tr_candle_emit_fn emit; /* may be NULL (records are then only readable via current) */
 	void *ctx;
 };
@@ -119,6 +125,12 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
  * older now_ns finalizes nothing. Returns the number of final records
  * emitted. */
 int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns);
+
+/* Emit the newest candle as a partial if it changed since the last partial
+ * and the rate allows (the engine calls it when it refreshes the latest
+ * table, so a partial and the latest-table copy share one materialization).
+ * Returns 1 if a partial went out. */
+int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns);
 
 /* Finalize every open bucket now, regardless of the watermark (end of a
  * replay, shutdown). Returns the number of final records emitted. */
