@@ -446,7 +446,7 @@ int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation)
 	o->pos = o->pos + 1 == o->window ? 0 : o->pos + 1;
 	if (o->n < o->window)
 		o->n++;
-	if (o->n == o->window && (!o->valid || ++o->since >= (o->window + 3) / 4))
+	if (o->n == o->window && (!o->valid || ++o->since >= o->window))
 		outlier_recompute(o);
 	return out;
 }

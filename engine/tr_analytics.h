@@ -10,7 +10,7 @@
  *   median so that a run of equal prices (MAD 0, common) does not make every
  *   tick an outlier. deviation = |price - median| / max(MAD, floor); an
  *   outlier has deviation > mads. The reference is recomputed every
- *   window/4 trades (two quickselects over a copy), so a trade costs one
+ *   `window` trades (two quickselects over a copy), so a trade costs one
  *   store and one compare; it is judged against the reference of the trades
  *   before it, and no verdict is given until the window is full.
  * - tr_spike: a closed candle's volume against the mean of the previous

@@ -43,6 +43,11 @@ struct ae_sym {
 	uint8_t stale;	    /* stale event sent, not cleared yet */
 	uint32_t ind_dirty; /* interval slots whose indicators changed */
 	int64_t flushed;    /* receive clock of the last refresh */
+	/* Trades of the current 1 s span not yet merged into the builders:
+	 * every builder gets one merge per span (or per refresh), not one add
+	 * per trade. span_ok: the span's buckets are open in every builder. */
+	struct tr_candle_agg agg;
+	int span_ok;
 	struct tr_candle_builder *cb[TR_MAX_INTERVALS];
 	struct ae_cctx cctx[TR_MAX_INTERVALS];
 	struct tr_ind *ind[TR_MAX_INTERVALS];
@@ -87,6 +92,16 @@ static void mark(struct tr_ae *a, struct ae_sym *s)
 		s->dirty = 1;
 		a->dirty[a->ndirty++] = s->id;
 	}
+}
+
+/* Merge the pending trades into every builder. */
+static void fold(struct tr_ae *a, struct ae_sym *s)
+{
+	if (!s->agg.trades)
+		return;
+	for (unsigned k = 0; k < a->cfg.ninterval; k++)
+		tr_candle_add_agg(s->cb[k], &s->agg, a->clock);
+	tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
 }
 
 /* ---- events ---- */
@@ -395,6 +410,7 @@ static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 	struct tr_stats24h st;
 	struct tr_sym_analytics an;
 
+	fold(a, s);
 	for (unsigned k = 0; k < a->cfg.ninterval; k++) {
 		tr_candle_partial(s->cb[k], a->clock);
 		const struct tr_candle *c = tr_candle_current(s->cb[k]);
@@ -462,6 +478,8 @@ void tr_ae_close(struct tr_ae *a)
 	for (uint32_t i = 0; a->sym && i < a->cap; i++) {
 		struct ae_sym *s = a->sym[i];
 
+		if (s)
+			fold(a, s);
 		for (unsigned k = 0; s && k < a->cfg.ninterval; k++)
 			if (tr_candle_flush(s->cb[k])) /* the open candles, as finals */
 				mark(a, s);
@@ -541,6 +559,29 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 		ev.u.outlier.trade_id = t->trade_id;
 		a->publish(a->ctx, TR_KIND_EVENT, &ev);
 	}
+	if (t->flags & TR_TRADE_NONMARKET)
+		return; /* not in candles, windows or checks: not a market price */
+	if (t->ts_event >= s->agg.span_lo && t->ts_event < s->agg.span_hi && s->span_ok) {
+		tr_candle_agg_add(&s->agg, t); /* the common case */
+		goto windows;
+	}
+	fold(a, s);
+	if (t->ts_event >= s->agg.span_hi || !s->span_ok) {
+		/* A new span (time moves on), or the first trade after an advance:
+		 * aggregate it if its buckets are open everywhere. */
+		int64_t lo = t->ts_event - ((t->ts_event % NS_PER_S) + NS_PER_S) % NS_PER_S;
+		int ok = t->ts_event >= s->agg.span_lo;
+		for (unsigned k = 0; ok && k < a->cfg.ninterval; k++)
+			ok = tr_candle_open_for(s->cb[k], t->ts_event);
+		if (ok) {
+			tr_candle_agg_reset(&s->agg, lo, lo + NS_PER_S);
+			s->span_ok = 1;
+			tr_candle_agg_add(&s->agg, t);
+			goto windows;
+		}
+	}
+	/* Out of order, or into a closed candle: one add per builder, which
+	 * revises or reports it late. */
 	for (unsigned k = 0; k < a->cfg.ninterval; k++)
 		if (tr_candle_add(s->cb[k], t, clock) == TR_CANDLE_ADD_LATE && !late) {
 			struct tr_event ev;
@@ -555,8 +596,7 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 			ev.u.late.interval_s = a->cfg.intervals_s[k];
 			a->publish(a->ctx, TR_KIND_EVENT, &ev);
 		}
-	if (t->flags & TR_TRADE_NONMARKET)
-		return; /* not in candles, windows or checks: not a market price */
+windows:
 	tr_s24_add_trade(s->s24, t);
 	/* Stale: a silence long enough is reported even if no timer ran in it
 	 * (a replay at full speed), so the events do not depend on the pace. */
@@ -640,8 +680,10 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 
 		if (!s)
 			continue;
+		fold(a, s);
 		for (unsigned k = 0; k < a->cfg.ninterval; k++)
 			tr_candle_advance(s->cb[k], a->clock);
+		s->span_ok = 0; /* the watermark moved: re-check before aggregating */
 		tr_s24_advance(s->s24, a->clock);
 		if (a->stale_ns && s->last_recv && !s->stale &&
 		    recv - s->last_recv >= a->stale_ns) {
@@ -650,7 +692,7 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 				    a->stale_ns);
 			mark(a, s);
 		}
-		if (!s->dirty)
+		if (!s->dirty && recv - s->flushed >= NS_PER_S)
 			mark(a, s); /* windows and the 1 h change age with the clock */
 	}
 	refresh_dirty(a, recv, 1);
@@ -666,6 +708,8 @@ void tr_ae_feed_reset(struct tr_ae *a, unsigned venue_id)
 	for (uint32_t i = 0; i < a->cap; i++) {
 		struct ae_sym *s = a->sym[i];
 
+		if (s && s->venue_id == venue_id)
+			fold(a, s); /* trades before the reconnect first */
 		for (unsigned k = 0; s && s->venue_id == venue_id && k < a->cfg.ninterval; k++)
 			tr_candle_mark_gap(s->cb[k]); /* the candle spans a reconnect */
 	}

@@ -126,6 +126,34 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
  * emitted. */
 int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns);
 
+/* An aggregate of trades whose times all fall in one span [span_lo, span_hi)
+ * that lies inside one bucket of every interval (the engine uses 1 s spans,
+ * since every kline boundary is a whole second). Merging it into a builder
+ * gives the same candle as adding its trades one by one, for one bucket's
+ * work instead of one per trade. Market trades with price, qty > 0 only. */
+struct tr_candle_agg {
+	int64_t span_lo, span_hi;
+	int64_t open, high, low, close;
+	int64_t open_ts, close_ts, ts_update;
+	uint64_t open_id, close_id, first_id, last_id;
+	int64_t volume, tb_volume;
+	__int128 quote, tb_quote; /* x 1e-16 */
+	uint32_t trade_count;	  /* underlying trades */
+	uint32_t trades;	  /* records added */
+	uint8_t flags;		  /* TR_CANDLE_GAP, TR_CANDLE_OVERFLOW */
+};
+
+void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi);
+void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t);
+
+/* Merge an aggregate (see above) as tr_candle_add() would its trades. Meant
+ * for an aggregate whose bucket is open (tr_candle_open_for() was 1 for its
+ * span and no advance() ran since); a final bucket is revised once. */
+int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns);
+
+/* 1 if a trade at ts would go into an open bucket (not a revision or late). */
+int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts);
+
 /* Emit the newest candle as a partial if it changed since the last partial
  * and the rate allows (the engine calls it when it refreshes the latest
  * table, so a partial and the latest-table copy share one materialization).
