@@ -349,6 +349,8 @@ static struct ae_sym *sym_get(struct tr_ae *a, uint32_t id, uint16_t venue)
 	return a->sym[id];
 }
 
+static void rank(struct tr_ae *a, int64_t clock);
+
 /* ---- open / close ---- */
 
 int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer *w,
@@ -486,6 +488,8 @@ void tr_ae_close(struct tr_ae *a)
 	}
 	if (a->dirty)
 		refresh_dirty(a, a->clock, 1);
+	if (a->sym && a->p24)
+		rank(a, a->clock); /* the final state, for readers of a stopped engine */
 	for (uint32_t i = 0; a->sym && i < a->cap; i++)
 		sym_free(a->sym[i]);
 	free(a->sym);
