@@ -158,7 +158,8 @@ static void stale_event(struct tr_ae *a, struct ae_sym *s, unsigned type, int64_
 	ev.u.stale.silent_ns = silent;
 	a->publish(a->ctx, TR_KIND_EVENT, &ev);
 	if (type == TR_EV_STALE)
-		alerts_of_kind(a, s, TR_ALERT_STALE, 0, silent, a->stale_ns, ts_event, ts_recv);
+		alerts_of_kind(a, s, TR_ALERT_STALE, 0, silent / 10, a->stale_ns / 10, ts_event,
+			       ts_recv); /* seconds x 1e-8 */
 }
 
 /* ---- closed candles ---- */
