@@ -60,7 +60,8 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock);
 void tr_ae_commit(struct tr_ae *a, int64_t recv);
 
 /* Timer (>= 10 Hz): close candles, age windows, stale symbols, refresh every
- * dirty symbol, re-rank movers once a second of clock. */
+ * dirty symbol, re-rank movers once a second of clock. clock 0: no candle
+ * clock yet (no trade seen); it never goes back. */
 void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv);
 
 /* The feed of venue_id reconnected: gap-flag the open candles. */

@@ -612,6 +612,8 @@ void tr_engine_tick(struct tr_engine *e)
 	 * time; in a replay it is the recorded receive time. */
 	if (!e->replay_clock && now > e->recv_ns)
 		e->recv_ns = now;
+	/* Before the first trade the candle clock would be the wall clock, which
+	 * may be years ahead of a recorded feed's data: no clock until then. */
 	if (e->an)
-		tr_ae_tick(e->an, candle_clock(e, e->recv_ns), e->recv_ns);
+		tr_ae_tick(e->an, e->evt_ns ? candle_clock(e, e->recv_ns) : 0, e->recv_ns);
 }

@@ -546,3 +546,34 @@ Test(analytics, latest_table_refresh_is_lazy_and_bounded, .fini = rig_close)
 	cr_assert_eq(tr_latest_candle(rig.r, s, 1, &c), 0);
 	cr_assert_eq(c.trade_count, 3);
 }
+
+/* Live, the timer may run before the first trade: the candle clock must not
+ * start at the wall clock, which is years ahead of recorded data served by a
+ * simulator (that once made the 1 s builder emit a flat candle per second
+ * from 2024 to now). */
+Test(analytics, timer_before_the_first_trade_does_not_set_the_candle_clock, .fini = rig_close,
+     .timeout = 60)
+{
+	rig_config();
+	rig.cfg.nfeeds = 1;
+	snprintf(rig.cfg.feeds[0].venue, sizeof rig.cfg.feeds[0].venue, "binance");
+	rig.cfg.nsymbols = 1;
+	snprintf(rig.cfg.symbols[0], sizeof rig.cfg.symbols[0], "BTCUSDT");
+	rig_open();
+	tr_engine_tick(rig.e); /* live: the receive clock is the wall clock */
+	char buf[512 + TR_PARSE_PADDING];
+	int n =
+	    snprintf(buf, 512,
+		     "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":%lld,"
+		     "\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"100\",\"q\":\"1\",\"T\":%lld,\"m\":false,"
+		     "\"M\":true}}",
+		     (long long)(T0 / 1000000), (long long)(T0 / 1000000));
+	memset(buf + n, 0, TR_PARSE_PADDING);
+	cr_assert_eq(
+	    tr_engine_frame(rig.e, (unsigned)rig.venue, TR_SRC_FEED, tr_now_ns(), buf, (size_t)n),
+	    1);
+	tr_engine_tick(rig.e);
+	tr_engine_commit(rig.e);
+	cr_assert_lt(tr_region_head(rig.r, TR_KIND_CANDLE), 100,
+		     "a few candle records, not one per second since the data's day");
+}
