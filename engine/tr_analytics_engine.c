@@ -567,7 +567,8 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 	if (t->flags & TR_TRADE_NONMARKET)
 		return; /* not in candles, windows or checks: not a market price */
 	if (t->price <= 0 || t->qty <= 0)
-		goto windows; /* candles refuse it (tr_candle_add: -EINVAL); so must the aggregate */
+		goto windows; /* candles refuse it (tr_candle_add: -EINVAL); so must the aggregate
+			       */
 	if (t->ts_event >= s->agg.span_lo && t->ts_event < s->agg.span_hi && s->span_ok) {
 		tr_candle_agg_add(&s->agg, t); /* the common case */
 		goto windows;
