@@ -101,6 +101,18 @@ void tr_parser_free(struct tr_parser *p);
 enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
 				  struct tr_msg *out);
 
+/* The two paths of tr_parse_binance, for tests, the differential fuzzer and
+ * the benchmark. tr_parse_binance() tries the fast path, a hand-written
+ * collector for the shapes Binance sends (one flat object or envelope, no
+ * whitespace, plain ASCII strings), and gives every other frame to the
+ * general path over simdjson. Both end in the same decision code and give
+ * the same *out for every frame the fast path takes (docs/parsing.md).
+ * tr_parse_binance_fast returns the kind, or -1 when it declines the frame
+ * (then *out is untouched); it never rejects JSON itself. */
+int tr_parse_binance_fast(const char *buf, size_t len, struct tr_msg *out);
+enum tr_msg_kind tr_parse_binance_simdjson(struct tr_parser *p, const char *buf, size_t len,
+					   struct tr_msg *out);
+
 /* Parse one gateway NDJSON line (no newline): the user's own trades and
  * quotes, in the README's JSON record schema subset:
  *   {"type":"trade","venue":"v","symbol":"S","price":"1.5","qty":"2",
