@@ -1,4 +1,5 @@
-/* tr_parse_binance.cpp - the Binance and gateway extractors over simdjson ondemand.
+/* tr_parse_binance.cpp - the Binance and gateway extractors: a fast path for
+ * Binance's own frames, simdjson ondemand for everything else.
  *
  * One pass, then one decision. tr_collect() walks an object's members once,
  * matches each raw key against the few we use and records its JSON type and
@@ -18,8 +19,13 @@
  * for structure (brackets, string quoting, UTF-8, control characters) but not
  * for number grammar. docs/parsing.md lists the rules and the decisions.
  *
- * The gateway's NDJSON records go through the same walk with their own keys;
- * they live here because they share the parser and the field readers.
+ * tr_fast_collect() fills the same slots without simdjson for the text
+ * Binance sends (flat objects, no whitespace, plain ASCII strings) and
+ * declines everything else; the decision code after either walk is shared
+ * ("the fast path" below, and docs/parsing.md).
+ *
+ * The gateway's NDJSON records go through the simdjson walk with their own
+ * keys; they live here because they share the parser and the field readers.
  */
 #include "tr_parse.h"
 extern "C" {
