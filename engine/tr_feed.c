@@ -315,6 +315,7 @@ static void conn_closed(struct conn *c, const char *why)
 	/* The successor, if any, becomes current. */
 	struct conn *other = &f->conns[!f->cur];
 	if (other->state == C_OPEN || other->state == C_CONNECTING) {
+		other->retiring = false; /* the only connection left: keep it */
 		f->cur = !f->cur;
 		return;
 	}
@@ -465,7 +466,11 @@ static void on_check_timer(lws_sorted_usec_list_t *sul)
 			f->st.rollovers++;
 	}
 	/* Once the successor delivers, retire the old one after the overlap. */
-	if (cur->state == C_OPEN && nxt->state == C_OPEN && nxt->delivered && !cur->retiring) {
+	/* Only a successor (not the connection being retired, which delivered
+	 * too) takes over; else the two would swap back and forth and the
+	 * newer one would be closed. */
+	if (cur->state == C_OPEN && nxt->state == C_OPEN && nxt->delivered && !nxt->retiring &&
+	    !cur->retiring) {
 		cur->retiring = true;
 		cur->retire_ns = now;
 		f->cur = !f->cur;
