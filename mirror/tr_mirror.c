@@ -10,9 +10,11 @@
 
 #include "tr_err.h"
 #include "tr_kafka.h"
+#include "tr_redis.h"
 
 static const struct tr_mirror_def *const mirrors[] = {
     &tr_mirror_kafka,
+    &tr_mirror_redis,
     NULL,
 };
 

@@ -54,6 +54,16 @@ struct tr_mirror_stats {
 	/* kafka: */
 	_Atomic uint64_t kafka_stalls;	/* reading paused: producer queue or window full */
 	_Atomic uint64_t kafka_resends; /* records sent again after a final delivery error */
+	/* redis: */
+	_Atomic uint64_t redis_published;   /* PUBLISH acknowledged */
+	_Atomic uint64_t redis_receivers;   /* subscribers those PUBLISHes reached, summed */
+	_Atomic uint64_t redis_stream_read; /* records taken by the stream sources */
+	_Atomic uint64_t redis_stream_from_journal; /* of which read back from the journal */
+	_Atomic uint64_t redis_stream_lost;	    /* seqs the stream sources found nowhere */
+	_Atomic uint64_t redis_stream_added;	    /* XADD acknowledged */
+	_Atomic uint64_t redis_stream_dups; /* XADD refused: the stream has that id already */
+	_Atomic uint64_t redis_hash_writes; /* HSET acknowledged */
+	_Atomic uint64_t redis_hash_errors; /* HSET refused (rewritten next pass) */
 };
 
 /* What run() gets. */
