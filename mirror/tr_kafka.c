@@ -1,14 +1,15 @@
 /* tr_kafka.c - the Kafka mirror (tr_kafka.h): sources to an idempotent
  * librdkafka producer, delivery reports to a checkpoint.
  *
- * One thread does everything: it reads each configured ring through its
- * tr_msrc, formats and produces, and serves librdkafka's callbacks (delivery
- * reports, errors, statistics) with rd_kafka_poll(), so the per-kind state
- * needs no locking. A record read from a source but not yet accepted by the
- * producer stays "pending" in its kind's slot until it is; the source is not
- * read meanwhile. That is the whole of the backpressure: a full producer
- * queue (queue.buffering.max.*) or a full delivery window pauses reading,
- * the rings may lap us, and the source reads the journal when we come back.
+ * One thread does everything but the disk: it reads each configured ring
+ * through its tr_msrc, formats and produces, and serves librdkafka's
+ * callbacks (delivery reports, errors, statistics) with rd_kafka_poll(), so
+ * the per-kind state needs no locking. Checkpoint files are written (and
+ * fsynced) by a second thread it posts the watermarks to. A record read from a source but not yet
+ * accepted by the producer stays "pending" in its kind's slot until it is; the source is not read
+ * meanwhile. That is the whole of the backpressure: a full producer queue (queue.buffering.max.*)
+ * or a full delivery window pauses reading, the rings may lap us, and the source reads the journal
+ * when we come back.
  *
  * The opaque of every message is (seq << 2 | kind): the delivery report
  * acknowledges seq in its kind's window without any allocation.
@@ -26,6 +27,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -89,6 +91,19 @@ struct kind {
 	uint64_t src_lost; /* lost already counted from the current source */
 };
 
+/* Checkpoint writes (write, fsync, rename) on a thread of their own, so a
+ * slow disk never holds up reading the rings or serving delivery reports;
+ * the mirror posts the latest watermarks and goes on. */
+struct saver {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t want[TR_NKINDS]; /* under mu: the latest watermarks posted */
+	int posted, quit;	  /* under mu */
+	const char *path;
+	int running;
+};
+
 struct km {
 	const struct tr_mirror_args *a;
 	const struct tr_kafka_hooks *hooks;
@@ -98,10 +113,11 @@ struct km {
 	struct kind k[TR_NKINDS];
 	uint64_t saved[TR_NKINDS]; /* last checkpoint written */
 	uint64_t loaded[TR_NKINDS];
-	int64_t saved_at, save_err_log;
-	int have_file; /* the checkpoint file exists (loaded or written) */
-	int fatal;     /* librdkafka raised a fatal error: make a new producer */
-	int blocked;   /* reading paused by backpressure */
+	int64_t saved_at;
+	int have_file; /* the checkpoint file exists (loaded, or its first write posted) */
+	struct saver sv;
+	int fatal;   /* librdkafka raised a fatal error: make a new producer */
+	int blocked; /* reading paused by backpressure */
 	int64_t last_err_log;
 	int last_err;
 };
@@ -674,6 +690,69 @@ static int pump(struct km *m, unsigned k, int *blocked)
 	return n;
 }
 
+static void *saver_main(void *arg)
+{
+	struct saver *sv = arg;
+	uint64_t w[TR_NKINDS];
+	int64_t err_log = 0;
+
+	pthread_mutex_lock(&sv->mu);
+	for (;;) {
+		while (!sv->posted && !sv->quit)
+			pthread_cond_wait(&sv->cv, &sv->mu);
+		if (!sv->posted)
+			break; /* quit, and the last posted values are written */
+		memcpy(w, sv->want, sizeof w);
+		sv->posted = 0;
+		pthread_mutex_unlock(&sv->mu);
+		if (tr_checkpoint_save(sv->path, w) < 0 && now_ns() - err_log > 10000000000ll) {
+			/* the next post retries; one line per 10 s */
+			tr_log(TR_LOG_WARN, "kafka: %s", tr_errmsg());
+			err_log = now_ns();
+		}
+		pthread_mutex_lock(&sv->mu);
+	}
+	pthread_mutex_unlock(&sv->mu);
+	return NULL;
+}
+
+static int saver_start(struct saver *sv, const char *path)
+{
+	int rc;
+
+	sv->path = path;
+	pthread_mutex_init(&sv->mu, NULL);
+	pthread_cond_init(&sv->cv, NULL);
+	if ((rc = pthread_create(&sv->th, NULL, saver_main, sv)) != 0)
+		return tr_err(rc, "kafka: cannot start the checkpoint thread: %s", strerror(rc));
+	sv->running = 1;
+	return 0;
+}
+
+static void saver_post(struct saver *sv, const uint64_t w[TR_NKINDS])
+{
+	pthread_mutex_lock(&sv->mu);
+	memcpy(sv->want, w, sizeof sv->want);
+	sv->posted = 1;
+	pthread_cond_signal(&sv->cv);
+	pthread_mutex_unlock(&sv->mu);
+}
+
+/* Write what was posted last, then end the thread. */
+static void saver_stop(struct saver *sv)
+{
+	if (!sv->running)
+		return;
+	pthread_mutex_lock(&sv->mu);
+	sv->quit = 1;
+	pthread_cond_signal(&sv->cv);
+	pthread_mutex_unlock(&sv->mu);
+	pthread_join(sv->th, NULL);
+	pthread_mutex_destroy(&sv->mu);
+	pthread_cond_destroy(&sv->cv);
+	sv->running = 0;
+}
+
 /* Has kind k a known position yet (a tail start learns it when the region
  * is first opened)? */
 static int positioned(const struct km *m, unsigned k)
@@ -707,13 +786,7 @@ static void save(struct km *m, int force)
 	}
 	if (!changed && !force && m->have_file)
 		return;
-	if (tr_checkpoint_save(m->c.checkpoint, w) < 0) {
-		if (t - m->save_err_log > 10000000000ll) {
-			tr_log(TR_LOG_WARN, "kafka: %s (retrying)", tr_errmsg());
-			m->save_err_log = t;
-		}
-		return;
-	}
+	saver_post(&m->sv, w);
 	m->have_file = 1;
 	memcpy(m->saved, w, sizeof w);
 }
@@ -732,6 +805,8 @@ static int start(struct km *m)
 	for (unsigned k = 0; k < TR_NKINDS; k++)
 		atomic_store_explicit(&m->st->checkpoint[k], m->loaded[k], memory_order_relaxed);
 	atomic_store_explicit(&m->st->kinds, m->c.kinds, memory_order_relaxed);
+	if ((rc = saver_start(&m->sv, m->c.checkpoint)) < 0)
+		return rc;
 	rc = new_producer(m);
 	if (rc < 0)
 		return rc;
@@ -797,6 +872,7 @@ static void finish(struct km *m)
 		free_producer(m);
 	}
 	save(m, 1);
+	saver_stop(&m->sv);
 	release(m);
 	tr_log(TR_LOG_INFO,
 	       "kafka: stopped: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
@@ -823,6 +899,7 @@ int tr_kafka_run(const struct tr_mirror_args *a, const struct tr_kafka_hooks *h)
 		/* Nothing was sent: leave the checkpoint as it is. */
 		tr_log(TR_LOG_ERROR, "%s", tr_errmsg());
 		free_producer(m);
+		saver_stop(&m->sv); /* nothing posted: nothing written */
 		release(m);
 		free(m);
 		return rc;
