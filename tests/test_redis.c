@@ -650,6 +650,28 @@ Test(redis, directives_are_checked_and_bad_values_refused)
 	cr_assert_eq(tr_mirror_redis.run(&a), -EINVAL);
 	cr_assert_not_null(strstr(tr_errmsg(), "test.conf:7"), "%s", tr_errmsg());
 	cr_assert_eq(tr_mirror_find("redis-url"), &tr_mirror_redis);
+
+	/* tickringd refuses a bad value in its config file, naming the line. */
+	const char *dir = tmpdir();
+	char conf[128], log[128], line[512] = "";
+	snprintf(conf, sizeof conf, "%s/rd.conf", dir);
+	snprintf(log, sizeof log, "%s/tickringd.log", dir);
+	FILE *f = fopen(conf, "w");
+	fputs("redis-url redis://127.0.0.1\nredis-kinds trades,books\n", f);
+	fclose(f);
+	char *argv[] = {(char *)"tickringd", (char *)"--config",  conf,
+			(char *)"--replay",  (char *)"/dev/null", NULL};
+	pid_t pid = e2e_spawn(argv, NULL, log);
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "tickringd accepted it");
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) && !strstr(line, "rd.conf:2"))
+		;
+	fclose(f);
+	cr_assert_not_null(strstr(line, "rd.conf:2: redis-kinds: 'books': unknown kind"), "%s",
+			   line);
 }
 
 /* ---- Pub/sub ---- */
