@@ -1315,7 +1315,7 @@ Test(redis, redis_killed_and_restarted_drops_pubsub_and_catches_up_streams_and_h
 	rs_start(&s);
 	WAIT_FOR(LD(m.st.checkpoint[TR_KIND_TRADE]) == 2000, 20, "streams did not catch up (%llu)",
 		 (unsigned long long)LD(m.st.checkpoint[TR_KIND_TRADE]));
-	cr_assert_eq(LD(m.st.reconnects), 2);
+	cr_assert_geq(LD(m.st.reconnects), 2); /* more if it found Redis still loading */
 	xrange(&s, "tickring:stream:trades", &x);
 	check_entries(&x, r, 1, 2000);
 	entries_free(&x);
