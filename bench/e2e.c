@@ -17,7 +17,11 @@
  *     exsim never closing the engine as a slow consumer.
  * Latency runs at 10 k and 100 k frames/s (paced) and at exsim --speed max;
  * then a paced ramp finds the highest rate the pipeline sustains with zero
- * loss. bench/README.md ("bench-e2e") explains the figures and the method.
+ * loss. By default the reader and tickringd are pinned to CPUs of their own
+ * (exsim shares tickringd's) and run at nice -20 in an autogroup of their own
+ * (--pin, --priority); the 100 k/s run is repeated with the other choices
+ * (--compare). bench/README.md ("bench-e2e") explains the figures and the
+ * method.
  */
 #define _GNU_SOURCE
 #include "tr_reader.h"
@@ -44,9 +48,10 @@
 
 #define E2E_MAX_SYMBOLS 16 /* also the engine's symbol capacity */
 #define E2E_MAX_STEPS 16
-#define E2E_MAX_METRICS 96
+#define E2E_MAX_METRICS 128
 #define E2E_TARGET_P99_NS 5000.0
 #define E2E_START_TIMEOUT_NS 15000000000ll /* exsim port, region, first trade */
+#define E2E_NICE_CRITICAL -20		   /* tickringd, the reader, our autogroup: --priority */
 
 struct e2e_opts {
 	double warmup_s, secs;	      /* each latency run */
@@ -57,6 +62,9 @@ struct e2e_opts {
 	const char *symbols;
 	int cpu[2];	       /* engine, reader; -1: the first two allowed */
 	int exsim_with_reader; /* exsim shares the reader's CPU, not the engine's */
+	int pin;	       /* pin the three processes (default) */
+	int prio;	       /* tickringd and reader nice -20, exsim nice 19 (default) */
+	int compare;	       /* also run 100 k/s without pinning and/or priority */
 	const char *json;
 };
 
@@ -73,6 +81,7 @@ struct e2e_run {
 	const char *label;
 	double rate; /* offered frames/s; 0: exsim --speed max */
 	double warmup_s, secs;
+	int pinned, prio; /* this run's placement and priorities */
 	/* out */
 	struct e2e_lat eng; /* ts_recv -> reader */
 	struct e2e_lat exs; /* exsim stamp -> reader, when stamped */
@@ -107,7 +116,10 @@ struct e2e_env {
 	char region[256];
 	char exsim_log[256], engine_log[256], dead_letter[256];
 	int cpu_engine, cpu_reader, cpu_exsim;
-	int have_stamp; /* exsim knows --stamp-price */
+	cpu_set_t allowed; /* what we may run on: the unpinned runs use all of it */
+	int can_prio;	   /* we may lower our nice value (CAP_SYS_NICE) */
+	int autogroup;	   /* the kernel groups sessions; our group's nice was this */
+	int have_stamp;	   /* exsim knows --stamp-price */
 	pid_t exsim, engine;
 };
 
@@ -180,7 +192,7 @@ static void e2e_cpus(int cpu[2])
 /* Start argv[0] (a path) pinned to cpu, stderr (and stdout unless out_fd)
  * appended to log. With out_fd, stdout is a pipe whose read end is
  * returned there. The child dies with us. Returns the pid or -errno. */
-static pid_t e2e_spawn(char *const argv[], int cpu, int *out_fd, const char *log)
+static pid_t e2e_spawn(char *const argv[], int cpu, int nice, int *out_fd, const char *log)
 {
 	int fds[2] = {-1, -1};
 	pid_t parent = getpid();
@@ -206,6 +218,8 @@ static pid_t e2e_spawn(char *const argv[], int cpu, int *out_fd, const char *log
 		int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (lf >= 0)
 			dup2(lf, 2); /* dup2 clears O_CLOEXEC on the copy */
+		if (nice && setpriority(PRIO_PROCESS, 0, nice) < 0)
+			fprintf(stderr, "bench-e2e: nice %d: %s\n", nice, strerror(errno));
 		if (out_fd)
 			dup2(fds[1], 1);
 		else if (lf >= 0)
@@ -315,7 +329,7 @@ static int e2e_exsim_has_stamp(struct e2e_env *env)
 	snprintf(exe, sizeof exe, "%s/exsim", env->build);
 	snprintf(log, sizeof log, "%s/exsim-help.log", env->dir);
 	char *argv[] = {exe, (char *)"--help", NULL};
-	pid_t pid = e2e_spawn(argv, -1, &fd, log);
+	pid_t pid = e2e_spawn(argv, -1, 0, &fd, log);
 	if (pid < 0)
 		return 0;
 	int64_t deadline = e2e_mono() + 5000000000ll;
@@ -404,6 +418,92 @@ static void e2e_summarize(struct e2e_lat *l, int64_t *v, uint64_t n)
 	l->max = (double)v[n - 1];
 }
 
+/* Session autogroups (CONFIG_SCHED_AUTOGROUP): the scheduler first shares a
+ * CPU between sessions, then within each by nice, so a nice -20 reader still
+ * gets only its session's share against a busy session next door. The
+ * group's own nice is in /proc/self/autogroup ("/autogroup-N nice K"). */
+static int e2e_autogroup_saved = INT_MIN;
+
+static int e2e_autogroup_get(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+	int on = f && fgets(line, sizeof line, f) && atoi(line) == 1;
+
+	if (f)
+		fclose(f);
+	if (!on || !(f = fopen("/proc/self/autogroup", "r")))
+		return INT_MIN;
+	char *nice = fgets(line, sizeof line, f) ? strstr(line, " nice ") : NULL;
+
+	fclose(f);
+	return nice ? atoi(nice + 6) : INT_MIN;
+}
+
+/* Give the benchmark a session, so an autogroup, of its own, whose nice it
+ * may raise without touching its caller's session. Fork: the child goes on
+ * in a new session; the parent stays in the caller's process group, so the
+ * terminal's Ctrl-C still reaches it, passes SIGINT/SIGTERM on, waits and
+ * exits with the child's status. Returns 1 in our own session, 0 if none. */
+static pid_t e2e_session_child;
+
+static void e2e_forward(int sig)
+{
+	if (e2e_session_child > 0)
+		kill(e2e_session_child, sig);
+}
+
+static int e2e_own_session(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* the caller gave up on us */
+		if (getppid() != parent)
+			_exit(1);
+		return setsid() >= 0;
+	}
+	struct sigaction sa;
+	int st;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = e2e_forward;
+	e2e_session_child = pid;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+static void e2e_autogroup_set(int nice)
+{
+	FILE *f = fopen("/proc/self/autogroup", "w");
+
+	if (f) {
+		fprintf(f, "%d", nice);
+		if (fclose(f) != 0)
+			fprintf(stderr, "bench-e2e: autogroup nice %d: %s\n", nice,
+				strerror(errno));
+	}
+}
+
+static void e2e_autogroup_nice(const struct e2e_env *env, int nice)
+{
+	if (env->autogroup != INT_MIN)
+		e2e_autogroup_set(nice);
+}
+
+/* At exit (normal, error or after SIGINT/SIGTERM): the session as it was. */
+static void e2e_autogroup_restore(void)
+{
+	if (e2e_autogroup_saved != INT_MIN)
+		e2e_autogroup_set(e2e_autogroup_saved);
+}
+
 /* ---- one run ---------------------------------------------------------------- */
 
 /* Start exsim at run->rate and return its port, or -1 with run->err set. */
@@ -435,7 +535,7 @@ static int e2e_start_exsim(struct e2e_env *env, const struct e2e_opts *o, struct
 	argv[n++] = (char *)"--progress";
 	argv[n++] = (char *)"0";
 	argv[n] = NULL;
-	env->exsim = e2e_spawn(argv, env->cpu_exsim, out_fd, env->exsim_log);
+	env->exsim = e2e_spawn(argv, run->pinned ? env->cpu_exsim : -1, 0, out_fd, env->exsim_log);
 	if (env->exsim < 0) {
 		snprintf(run->err, sizeof run->err, "start exsim: %s", strerror(-env->exsim));
 		env->exsim = 0;
@@ -486,7 +586,8 @@ static int e2e_start_engine(struct e2e_env *env, const struct e2e_opts *o, struc
 			(char *)"--replay-progress",
 			(char *)"no",
 			NULL};
-	env->engine = e2e_spawn(argv, env->cpu_engine, NULL, env->engine_log);
+	env->engine = e2e_spawn(argv, run->pinned ? env->cpu_engine : -1,
+				run->prio ? E2E_NICE_CRITICAL : 0, NULL, env->engine_log);
 	if (env->engine < 0) {
 		snprintf(run->err, sizeof run->err, "start tickringd: %s", strerror(-env->engine));
 		env->engine = 0;
@@ -646,6 +747,15 @@ static int e2e_run(struct e2e_env *env, const struct e2e_opts *o, struct e2e_run
 	uint64_t pre0 = e2e_self_preempt(&cpu0);
 	int fd = -1, rc = -1;
 
+	/* The reader: pinned to its CPU or free on all of ours; nice -20 or 0. */
+	if (run->pinned)
+		e2e_pin(env->cpu_reader);
+	else if (sched_setaffinity(0, sizeof env->allowed, &env->allowed) < 0)
+		fprintf(stderr, "bench-e2e: unpin: %s\n", strerror(errno));
+	if (env->can_prio) {
+		setpriority(PRIO_PROCESS, 0, run->prio ? E2E_NICE_CRITICAL : 0);
+		e2e_autogroup_nice(env, run->prio ? E2E_NICE_CRITICAL : env->autogroup);
+	}
 	e2e_cpu_ticks(&tot0, &steal0);
 	snprintf(env->inst, sizeof env->inst, "e2e-%d-%d", (int)getpid(), idx);
 	snprintf(env->region, sizeof env->region, "%s/tickring.%s", env->dir, env->inst);
@@ -878,13 +988,20 @@ static void e2e_usage(FILE *f)
 		"  --cpus E,R            tickringd on CPU E, the reader on CPU R (default: the\n"
 		"                        first two CPUs this process may use)\n"
 		"  --exsim-cpu engine|reader  whose CPU exsim shares (default engine)\n"
+		"  --pin yes|no          pin tickringd, exsim and the reader as above (default\n"
+		"                        yes); no: the scheduler places them\n"
+		"  --priority yes|no     tickringd and the reader at nice %d, and with session\n"
+		"                        autogroups our group too (default yes; needs\n"
+		"                        CAP_SYS_NICE, else plain)\n"
+		"  --compare yes|no      also measure 100 k frames/s with the other pinning and\n"
+		"                        priority choices (default yes)\n"
 		"  --json PATH           write the results as JSON to PATH\n"
 		"  --results-dir DIR     same as --json DIR/e2e.json\n"
 		"  --help\n"
 		"The target (p99 engine receive -> reader < 5 us at 100 k frames/s) is\n"
 		"informational. Exit 1 if a latency run failed or lost a trade at 10 k or\n"
 		"100 k frames/s, 2 on bad options.\n",
-		E2E_MAX_SYMBOLS);
+		E2E_MAX_SYMBOLS, E2E_NICE_CRITICAL);
 }
 
 static double e2e_num(const char *opt, const char *s)
@@ -899,6 +1016,15 @@ static double e2e_num(const char *opt, const char *s)
 		exit(2);
 	}
 	return v;
+}
+
+static int e2e_yes(const char *opt, const char *s)
+{
+	if (strcmp(s, "yes") && strcmp(s, "no")) {
+		fprintf(stderr, "bench-e2e: %s is yes or no\n", opt);
+		exit(2);
+	}
+	return !strcmp(s, "yes");
 }
 
 static int e2e_pow2(uint64_t v)
@@ -919,6 +1045,9 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 		O_QSLOTS,
 		O_CPUS,
 		O_EXSIM_CPU,
+		O_PIN,
+		O_PRIO,
+		O_COMPARE,
 		O_JSON,
 		O_DIR,
 		O_HELP
@@ -934,6 +1063,9 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 	    {"quote-slots", required_argument, NULL, O_QSLOTS},
 	    {"cpus", required_argument, NULL, O_CPUS},
 	    {"exsim-cpu", required_argument, NULL, O_EXSIM_CPU},
+	    {"pin", required_argument, NULL, O_PIN},
+	    {"priority", required_argument, NULL, O_PRIO},
+	    {"compare", required_argument, NULL, O_COMPARE},
 	    {"json", required_argument, NULL, O_JSON},
 	    {"results-dir", required_argument, NULL, O_DIR},
 	    {"help", no_argument, NULL, O_HELP},
@@ -951,6 +1083,9 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 	    .quote_slots = 65536,
 	    .symbols = "BTCUSDT,ETHUSDT",
 	    .cpu = {-1, -1},
+	    .pin = 1,
+	    .prio = 1,
+	    .compare = 1,
 	};
 	o->nramp = (int)(sizeof ramp / sizeof ramp[0]);
 	memcpy(o->ramp, ramp, sizeof ramp);
@@ -1012,6 +1147,15 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 				exit(2);
 			}
 			o->exsim_with_reader = !strcmp(optarg, "reader");
+			break;
+		case O_PIN:
+			o->pin = e2e_yes("--pin", optarg);
+			break;
+		case O_PRIO:
+			o->prio = e2e_yes("--priority", optarg);
+			break;
+		case O_COMPARE:
+			o->compare = e2e_yes("--compare", optarg);
 			break;
 		case O_JSON:
 			snprintf(json, n, "%s", optarg);
@@ -1097,6 +1241,19 @@ int main(int argc, char **argv)
 	env.cpu_engine = cpu[0];
 	env.cpu_reader = cpu[1];
 	env.cpu_exsim = o.exsim_with_reader ? cpu[1] : cpu[0];
+	if (sched_getaffinity(0, sizeof env.allowed, &env.allowed) < 0)
+		e2e_die("sched_getaffinity", strerror(errno));
+	/* Raising priority needs CAP_SYS_NICE; without it every run is plain. */
+	env.can_prio = setpriority(PRIO_PROCESS, 0, E2E_NICE_CRITICAL) == 0;
+	setpriority(PRIO_PROCESS, 0, 0);
+	/* Our own autogroup to raise, never the caller's session's. */
+	env.autogroup = INT_MIN;
+	if (o.prio && env.can_prio && e2e_autogroup_get() != INT_MIN && e2e_own_session()) {
+		env.autogroup = e2e_autogroup_get();
+		e2e_autogroup_saved = env.autogroup;
+		atexit(e2e_autogroup_restore);
+	}
+	int prio = o.prio && env.can_prio;
 
 	snprintf(env.dir, sizeof env.dir, "/dev/shm/bench-e2e-XXXXXX");
 	if (!mkdtemp(env.dir))
@@ -1117,17 +1274,27 @@ int main(int argc, char **argv)
 		e2e_die("samples", "out of memory");
 	memset(b.eng, 0, b.cap * sizeof *b.eng); /* fault the pages in now */
 	memset(b.exs, 0, b.cap * sizeof *b.exs);
-	e2e_pin(env.cpu_reader);
 
 	printf("tickring end-to-end benchmark: exsim -> tickringd -> libtickring reader\n");
 	printf("  cpu       %s, %ld cores online\n", m.cpu, m.cores);
 	printf("  kernel    %s\n", m.kernel);
-	printf("  pinning   tickringd cpu %d, reader cpu %d (spinning on tr_poll), exsim cpu %d "
-	       "(with %s)%s\n",
-	       env.cpu_engine, env.cpu_reader, env.cpu_exsim,
-	       o.exsim_with_reader ? "the reader" : "tickringd",
-	       env.cpu_engine == env.cpu_reader ? "; one CPU only: figures are not meaningful"
-						: "");
+	if (o.pin)
+		printf(
+		    "  pinning   tickringd cpu %d, reader cpu %d (spinning on tr_poll), exsim cpu "
+		    "%d (with %s)%s\n",
+		    env.cpu_engine, env.cpu_reader, env.cpu_exsim,
+		    o.exsim_with_reader ? "the reader" : "tickringd",
+		    env.cpu_engine == env.cpu_reader ? "; one CPU only: figures are not meaningful"
+						     : "");
+	else
+		printf("  pinning   none (--pin no): the scheduler places tickringd, exsim and the "
+		       "reader (spinning on tr_poll)\n");
+	if (prio)
+		printf("  priority  tickringd and the reader nice %d%s\n", E2E_NICE_CRITICAL,
+		       env.autogroup != INT_MIN ? ", and our session's autogroup nice -20" : "");
+	else
+		printf("  priority  all at nice 0%s\n",
+		       o.prio ? " (no CAP_SYS_NICE: --priority cannot apply)" : " (--priority no)");
 	printf("  engine    %s/tickringd, rings trades %llu, quotes %llu, candles/events 1024; "
 	       "streams trade,bookTicker\n",
 	       env.build, (unsigned long long)o.trade_slots, (unsigned long long)o.quote_slots);
@@ -1150,6 +1317,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3 && !e2e_stop_signal; i++) {
 		lat[i].warmup_s = o.warmup_s;
 		lat[i].secs = o.secs;
+		lat[i].pinned = o.pin;
+		lat[i].prio = prio;
 		e2e_run(&env, &o, &lat[i], &b, idx++);
 	}
 	/* Ramp: paced rates, fresh processes each, until two steps in a row fail. */
@@ -1162,11 +1331,34 @@ int main(int argc, char **argv)
 		step[i] = (struct e2e_run){.label = labels[i],
 					   .rate = o.ramp[i],
 					   .warmup_s = o.step_warmup_s,
-					   .secs = o.step_s};
+					   .secs = o.step_s,
+					   .pinned = o.pin,
+					   .prio = prio};
 		e2e_run(&env, &o, &step[i], &b, idx++);
 		nstep++;
 		fails =
 		    e2e_lossless(&step[i]) && step[i].fps >= 0.95 * step[i].rate ? 0 : fails + 1;
+	}
+	/* The same 100 k/s run with the other placement and priority choices,
+	 * to show what each is worth on this machine, now. */
+	struct e2e_run cmp[3];
+	static const char *const cmp_name[4] = {"pinned_prio", "pinned_plain", "unpinned_prio",
+						"unpinned_plain"};
+	int cmp_cfg[3], ncmp = 0;
+	memset(cmp, 0, sizeof cmp);
+	for (int cfg = 0; cfg < 4 && o.compare && !e2e_stop_signal; cfg++) {
+		int pin = cfg < 2, pr = !(cfg & 1);
+
+		if ((pin == o.pin && pr == prio) || (pr && !env.can_prio))
+			continue;
+		cmp[ncmp] = (struct e2e_run){.label = cmp_name[cfg],
+					     .rate = 100000,
+					     .warmup_s = o.warmup_s,
+					     .secs = o.secs,
+					     .pinned = pin,
+					     .prio = pr};
+		cmp_cfg[ncmp] = cfg;
+		e2e_run(&env, &o, &cmp[ncmp++], &b, idx++);
 	}
 	rmdir(env.dir);
 	free(b.eng);
@@ -1220,6 +1412,31 @@ int main(int argc, char **argv)
 	printf("  behind: no loss, but the pipeline delivered under 95 %% of the offered rate\n");
 	printf("  e2e max sustained with zero loss: %.0f frames/s (%s)\n", max_fps, max_from);
 
+	if (ncmp) {
+		printf("\nplacement and priority at 100 k frames/s, engine -> reader (ns)\n");
+		printf("  %-8s %-9s %8s %8s %9s %10s %8s %9s %6s\n", "pinned", "priority", "p50",
+		       "p99", "p99.9", "max", "samples", "preempt", "rd cpu");
+		for (int i = -1; i < ncmp; i++) {
+			const struct e2e_run *r = i < 0 ? &lat[1] : &cmp[i];
+			char pre[48];
+
+			snprintf(pre, sizeof pre, "%llu/%llu",
+				 (unsigned long long)r->engine_preempt,
+				 (unsigned long long)r->reader_preempt);
+			if (r->err[0] || !r->eng.n) {
+				printf("  %-8s %-9s failed: %s\n", r->pinned ? "yes" : "no",
+				       r->prio ? "yes" : "no", r->err[0] ? r->err : "no samples");
+				continue;
+			}
+			printf("  %-8s %-9s %8.0f %8.0f %9.0f %10.0f %8llu %9s %5.0f%%%s\n",
+			       r->pinned ? "yes" : "no", r->prio ? "yes" : "no", r->eng.p50,
+			       r->eng.p99, r->eng.p999, r->eng.max, (unsigned long long)r->eng.n,
+			       pre, r->reader_cpu * 100, i < 0 ? "  (the runs above)" : "");
+		}
+		printf("  priority: tickringd and the reader at nice %d%s\n", E2E_NICE_CRITICAL,
+		       env.autogroup != INT_MIN ? ", our session's autogroup at nice -20" : "");
+	}
+
 	const struct e2e_lat *l100 = &lat[1].eng;
 	int met = !lat[1].err[0] && l100->n && l100->p99 < E2E_TARGET_P99_NS;
 	printf("\ntarget (informational)\n");
@@ -1268,6 +1485,14 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof name, "ramp_%.0f_lossless", step[i].rate);
 		e2e_metric(name, e2e_lossless(&step[i]));
 	}
+	for (int i = 0; i < ncmp; i++) {
+		char pre[48];
+
+		snprintf(pre, sizeof pre, "e2e_100k_%s_", cmp_name[cmp_cfg[i]]);
+		e2e_lat_metrics(pre, "", &cmp[i].eng);
+		snprintf(pre, sizeof pre, "e2e_100k_%s_reader_cpu_pct", cmp_name[cmp_cfg[i]]);
+		e2e_metric(pre, cmp[i].reader_cpu * 100);
+	}
 	e2e_metric("others_running_at_start", others);
 
 	/* A failed run, or a trade lost at a rate the engine must carry, is a
@@ -1288,11 +1513,12 @@ int main(int argc, char **argv)
 		 "\"exsim_with\": \"%s\", \"symbols\": \"%s\", \"trade_slots\": %llu, "
 		 "\"quote_slots\": %llu, \"secs\": %g, \"warmup_s\": %g, \"ramp\": [%s], "
 		 "\"ramp_secs\": %g, \"stamp_price\": %s, \"max_fps_from\": \"%s\", "
-		 "\"reader\": \"tr_poll spin\"",
+		 "\"reader\": \"tr_poll spin\", \"pinned\": %s, \"priority\": %s",
 		 env.cpu_engine, env.cpu_reader, env.cpu_exsim,
 		 o.exsim_with_reader ? "reader" : "engine", o.symbols,
 		 (unsigned long long)o.trade_slots, (unsigned long long)o.quote_slots, o.secs,
-		 o.warmup_s, ramp, o.step_s, env.have_stamp ? "true" : "false", max_from);
+		 o.warmup_s, ramp, o.step_s, env.have_stamp ? "true" : "false", max_from,
+		 o.pin ? "true" : "false", prio ? "true" : "false");
 	if (o.json && !e2e_stop_signal) { /* no half-measured results */
 		if (e2e_write_json(o.json, &m, config) < 0)
 			rc = 1;

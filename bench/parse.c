@@ -7,9 +7,11 @@
  * enveloped bookTicker frames, and every recorded frame in order (depth included). cJSON
  * (Debian's libcjson) does the same work on the trade sets in the same run: parse, find
  * "data" if enveloped, read p, q, t, T, m, s, convert p and q with tr_fixed_parse from
- * their strings, copy the symbol. Each figure is the median of several rounds, on one
- * pinned CPU. Targets (>= 5 M trade frames/s, >= 4x cJSON) print PASS or MISS and never
- * change the exit status; a frame that parses wrong does (exit 1).
+ * their strings, copy the symbol. The general (simdjson) path of tr_parse_binance is
+ * timed alone on the trade sets too, as the baseline the fast path is measured against
+ * (docs/parsing.md). Each figure is the median of several rounds, on one pinned CPU. Targets (>= 5
+ * M trade frames/s, >= 4x cJSON) print PASS or MISS and never change the exit status; a frame that
+ * parses wrong does (exit 1).
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -114,15 +116,18 @@ static double tr_bp_now(void)
 
 static volatile int64_t tr_bp_sink;
 
-/* One pass of tr_parse_binance over a set; returns frames that gave `want`. */
-static size_t tr_bp_pass_tr(struct tr_parser *p, const struct tr_bp_set *s, int want)
+/* One pass of tr_parse_binance (or, general, of its simdjson path alone) over a
+ * set; returns frames that gave `want`. */
+static size_t tr_bp_pass_tr(struct tr_parser *p, const struct tr_bp_set *s, int want, int general)
 {
 	struct tr_msg m;
 	size_t ok = 0;
 	int64_t acc = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		int k = tr_parse_binance(p, s->arena + s->off[i], s->len[i], &m);
+		const char *f = s->arena + s->off[i];
+		int k = general ? (int)tr_parse_binance_simdjson(p, f, s->len[i], &m)
+				: (int)tr_parse_binance(p, f, s->len[i], &m);
 
 		ok += want < 0 ? k != TR_MSG_BAD : k == want;
 		acc += m.u.trade.price;
@@ -176,15 +181,19 @@ struct tr_bp_result {
 	size_t ok, n;
 };
 
+enum tr_bp_who { TR_BP_PARSE, TR_BP_GENERAL, TR_BP_CJSON };
+
 /* Median of TR_BP_ROUNDS rounds, each at least min_s long. */
 static struct tr_bp_result tr_bp_run(struct tr_parser *p, const struct tr_bp_set *s, int want,
-				     int cjson, double min_s)
+				     enum tr_bp_who who, double min_s)
 {
+	int cjson = who == TR_BP_CJSON, general = who == TR_BP_GENERAL;
 	double rate[TR_BP_ROUNDS];
 	struct tr_bp_result r = {0};
 
 	r.n = s->n;
-	r.ok = cjson ? tr_bp_pass_cjson(s) : tr_bp_pass_tr(p, s, want); /* warm-up, checked */
+	r.ok =
+	    cjson ? tr_bp_pass_cjson(s) : tr_bp_pass_tr(p, s, want, general); /* warm-up, checked */
 	for (int round = 0; round < TR_BP_ROUNDS; round++) {
 		size_t frames = 0;
 		double t0 = tr_bp_now(), t;
@@ -193,7 +202,7 @@ static struct tr_bp_result tr_bp_run(struct tr_parser *p, const struct tr_bp_set
 			if (cjson)
 				tr_bp_pass_cjson(s);
 			else
-				tr_bp_pass_tr(p, s, want);
+				tr_bp_pass_tr(p, s, want, general);
 			frames += s->n;
 		} while ((t = tr_bp_now() - t0) < min_s);
 		rate[round] = (double)frames / t;
@@ -338,20 +347,25 @@ int main(int argc, char **argv)
 	       "bookTicker)\n\n",
 	       data, all.n, trade_env.n, quote_env.n);
 
-	struct tr_bp_result tr_raw = tr_bp_run(p, &trade_raw, TR_MSG_TRADE, 0, min_s);
-	struct tr_bp_result tr_env = tr_bp_run(p, &trade_env, TR_MSG_TRADE, 0, min_s);
-	struct tr_bp_result tr_q = tr_bp_run(p, &quote_env, TR_MSG_QUOTE, 0, min_s);
-	struct tr_bp_result tr_all = tr_bp_run(p, &all, -1, 0, min_s);
-	struct tr_bp_result cj_raw = tr_bp_run(NULL, &trade_raw, 0, 1, min_s);
-	struct tr_bp_result cj_env = tr_bp_run(NULL, &trade_env, 0, 1, min_s);
+	struct tr_bp_result tr_raw = tr_bp_run(p, &trade_raw, TR_MSG_TRADE, TR_BP_PARSE, min_s);
+	struct tr_bp_result tr_env = tr_bp_run(p, &trade_env, TR_MSG_TRADE, TR_BP_PARSE, min_s);
+	struct tr_bp_result tr_q = tr_bp_run(p, &quote_env, TR_MSG_QUOTE, TR_BP_PARSE, min_s);
+	struct tr_bp_result tr_all = tr_bp_run(p, &all, -1, TR_BP_PARSE, min_s);
+	struct tr_bp_result gen_raw = tr_bp_run(p, &trade_raw, TR_MSG_TRADE, TR_BP_GENERAL, min_s);
+	struct tr_bp_result gen_env = tr_bp_run(p, &trade_env, TR_MSG_TRADE, TR_BP_GENERAL, min_s);
+	struct tr_bp_result cj_raw = tr_bp_run(NULL, &trade_raw, 0, TR_BP_CJSON, min_s);
+	struct tr_bp_result cj_env = tr_bp_run(NULL, &trade_env, 0, TR_BP_CJSON, min_s);
 	int wrong = tr_raw.ok != tr_raw.n || tr_env.ok != tr_env.n || tr_q.ok != tr_q.n ||
-		    tr_all.ok != tr_all.n || cj_raw.ok != cj_raw.n || cj_env.ok != cj_env.n;
+		    tr_all.ok != tr_all.n || gen_raw.ok != gen_raw.n || gen_env.ok != gen_env.n ||
+		    cj_raw.ok != cj_raw.n || cj_env.ok != cj_env.n;
 
 	printf("  %-34s %8s %9s %9s %9s\n", "set", "frames", "M/s", "ns/frame", "MB/s");
 	tr_bp_row("tr_parse_binance: trade, raw", &tr_raw);
 	tr_bp_row("tr_parse_binance: trade, envelope", &tr_env);
 	tr_bp_row("tr_parse_binance: bookTicker, env.", &tr_q);
 	tr_bp_row("tr_parse_binance: every frame", &tr_all);
+	tr_bp_row("simdjson path only: trade, raw", &gen_raw);
+	tr_bp_row("simdjson path only: trade, env.", &gen_env);
 	tr_bp_row("cJSON: trade, raw", &cj_raw);
 	tr_bp_row("cJSON: trade, envelope", &cj_env);
 
@@ -369,19 +383,32 @@ int main(int argc, char **argv)
 	if (wrong)
 		fprintf(stderr,
 			"bench-parse: frames parsed wrong: %zu/%zu %zu/%zu %zu/%zu %zu/%zu "
-			"%zu/%zu %zu/%zu\n",
+			"%zu/%zu %zu/%zu %zu/%zu %zu/%zu\n",
 			tr_raw.ok, tr_raw.n, tr_env.ok, tr_env.n, tr_q.ok, tr_q.n, tr_all.ok,
-			tr_all.n, cj_raw.ok, cj_raw.n, cj_env.ok, cj_env.n);
+			tr_all.n, gen_raw.ok, gen_raw.n, gen_env.ok, gen_env.n, cj_raw.ok, cj_raw.n,
+			cj_env.ok, cj_env.n);
 
 	const struct tr_bp_metric mt[] = {
-	    {"parse_trade_mps", tr_raw.mps},	   {"parse_trade_ns", tr_raw.ns},
-	    {"parse_envelope_mps", tr_env.mps},	   {"parse_envelope_ns", tr_env.ns},
-	    {"parse_bookticker_mps", tr_q.mps},	   {"parse_bookticker_ns", tr_q.ns},
-	    {"parse_all_frames_mps", tr_all.mps},  {"parse_all_frames_ns", tr_all.ns},
-	    {"cjson_trade_mps", cj_raw.mps},	   {"cjson_trade_ns", cj_raw.ns},
-	    {"cjson_envelope_mps", cj_env.mps},	   {"cjson_envelope_ns", cj_env.ns},
-	    {"ratio_trade_vs_cjson", ratio_raw},   {"ratio_envelope_vs_cjson", ratio_env},
-	    {"frames_trade", (double)trade_raw.n}, {"frames_bookticker", (double)quote_env.n},
+	    {"parse_trade_mps", tr_raw.mps},
+	    {"parse_trade_ns", tr_raw.ns},
+	    {"parse_envelope_mps", tr_env.mps},
+	    {"parse_envelope_ns", tr_env.ns},
+	    {"parse_bookticker_mps", tr_q.mps},
+	    {"parse_bookticker_ns", tr_q.ns},
+	    {"parse_all_frames_mps", tr_all.mps},
+	    {"parse_all_frames_ns", tr_all.ns},
+	    {"simdjson_path_trade_mps", gen_raw.mps},
+	    {"simdjson_path_trade_ns", gen_raw.ns},
+	    {"simdjson_path_envelope_mps", gen_env.mps},
+	    {"simdjson_path_envelope_ns", gen_env.ns},
+	    {"cjson_trade_mps", cj_raw.mps},
+	    {"cjson_trade_ns", cj_raw.ns},
+	    {"cjson_envelope_mps", cj_env.mps},
+	    {"cjson_envelope_ns", cj_env.ns},
+	    {"ratio_trade_vs_cjson", ratio_raw},
+	    {"ratio_envelope_vs_cjson", ratio_env},
+	    {"frames_trade", (double)trade_raw.n},
+	    {"frames_bookticker", (double)quote_env.n},
 	    {"frames_all", (double)all.n},
 	};
 	if (results) {

@@ -59,6 +59,12 @@ struct tr_candle_builder {
 	int have_partial;
 	int64_t last_partial; /* caller time of the last partial */
 	int64_t partial_gap;  /* min ns between partials */
+	/* The trade fast path: the newest open bucket and its [lo, hi) span. */
+	struct slot *hot;
+	int64_t hot_lo, hot_hi;
+	/* rec holds mat_slot as of generation mat_gen; gen counts changes */
+	uint64_t gen, mat_gen;
+	const struct slot *mat_slot;
 	struct tr_candle rec; /* scratch record handed to emit / current */
 	struct slot slots[];
 };
@@ -197,6 +203,10 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 {
 	struct tr_candle *c = &b->rec;
 
+	if (b->mat_slot == s && b->mat_gen == b->gen)
+		return c; /* unchanged since the last time: the divisions are done */
+	b->mat_slot = s;
+	b->mat_gen = b->gen;
 	memset(c, 0, sizeof *c);
 	c->open_time = s->open_time;
 	c->open = s->open;
@@ -259,6 +269,7 @@ static int next_open(struct tr_candle_builder *b, int64_t from, int64_t *out)
 
 static void close_slot(struct tr_candle_builder *b, struct slot *s)
 {
+	b->gen++;
 	s->final = 1;
 	s->dirty = 0;
 	s->emitted = 1;
@@ -275,6 +286,7 @@ static void flat_bucket(struct tr_candle_builder *b, int64_t t)
 	 * publish the flat candle without keeping it (it cannot be revised). */
 	if (s->used && !s->final && s->open_time > t)
 		s = &tmp;
+	b->gen++;
 	memset(s, 0, sizeof *s);
 	s->used = 1;
 	s->open_time = t;
@@ -326,10 +338,16 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 
 static void open_slot(struct tr_candle_builder *b, struct slot *s, int64_t t)
 {
+	b->gen++;
 	memset(s, 0, sizeof *s);
 	s->used = 1;
 	s->open_time = t;
 	note_newest(b, t);
+	if (t == b->newest) {
+		b->hot = s;
+		b->hot_lo = t;
+		b->hot_hi = t + b->iv;
+	}
 }
 
 static int64_t sat_add(int64_t a, int64_t v, uint8_t *flags)
@@ -412,6 +430,112 @@ static void apply(struct slot *s, const struct tr_trade *t)
 		s->flags |= TR_CANDLE_GAP;
 }
 
+void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi)
+{
+	memset(g, 0, sizeof *g);
+	g->span_lo = span_lo;
+	g->span_hi = span_hi;
+}
+
+void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
+{
+	uint32_t cnt = (t->flags & TR_TRADE_AGG) && t->trade_count ? t->trade_count : 1;
+	__int128 pq = (__int128)t->price * t->qty;
+
+	if (!g->trades++) {
+		g->open = g->high = g->low = g->close = t->price;
+		g->open_ts = g->close_ts = g->ts_update = t->ts_event;
+		g->open_id = g->close_id = g->first_id = g->last_id = t->trade_id;
+	} else {
+		if (t->price > g->high)
+			g->high = t->price;
+		if (t->price < g->low)
+			g->low = t->price;
+		if (key_less(t->ts_event, t->trade_id, g->open_ts, g->open_id)) {
+			g->open = t->price;
+			g->open_ts = t->ts_event;
+			g->open_id = t->trade_id;
+		}
+		if (!key_less(t->ts_event, t->trade_id, g->close_ts, g->close_id)) {
+			g->close = t->price;
+			g->close_ts = t->ts_event;
+			g->close_id = t->trade_id;
+		}
+		if (t->trade_id < g->first_id)
+			g->first_id = t->trade_id;
+		if (t->trade_id > g->last_id)
+			g->last_id = t->trade_id;
+		if (t->ts_event > g->ts_update)
+			g->ts_update = t->ts_event;
+	}
+	g->volume = sat_add(g->volume, t->qty, &g->flags);
+	g->quote = sat_add128(g->quote, pq, &g->flags);
+	if (t->side == TR_SIDE_BUY) {
+		g->tb_volume = sat_add(g->tb_volume, t->qty, &g->flags);
+		g->tb_quote = sat_add128(g->tb_quote, pq, &g->flags);
+	}
+	if (__builtin_add_overflow(g->trade_count, cnt, &g->trade_count)) {
+		g->trade_count = UINT32_MAX;
+		g->flags |= TR_CANDLE_OVERFLOW;
+	}
+	if (t->flags & TR_TRADE_GAP)
+		g->flags |= TR_CANDLE_GAP;
+}
+
+/* apply() of a whole aggregate: the same result as applying its trades. */
+static void merge(struct slot *s, const struct tr_candle_agg *g)
+{
+	if (!s->trade_count && !(s->flags & TR_CANDLE_EMPTY) && !s->volume) {
+		s->open = g->open;
+		s->high = g->high;
+		s->low = g->low;
+		s->close = g->close;
+		s->open_ts = g->open_ts;
+		s->close_ts = g->close_ts;
+		s->ts_update = g->ts_update;
+		s->open_id = g->open_id;
+		s->close_id = g->close_id;
+		s->first_id = g->first_id;
+		s->last_id = g->last_id;
+	} else {
+		if (s->flags & TR_CANDLE_EMPTY) {
+			s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
+			s->open = s->high = s->low = s->close = g->open;
+			s->open_ts = s->close_ts = s->ts_update = g->open_ts;
+			s->open_id = s->close_id = s->first_id = s->last_id = g->open_id;
+		}
+		if (g->high > s->high)
+			s->high = g->high;
+		if (g->low < s->low)
+			s->low = g->low;
+		if (key_less(g->open_ts, g->open_id, s->open_ts, s->open_id)) {
+			s->open = g->open;
+			s->open_ts = g->open_ts;
+			s->open_id = g->open_id;
+		}
+		if (!key_less(g->close_ts, g->close_id, s->close_ts, s->close_id)) {
+			s->close = g->close;
+			s->close_ts = g->close_ts;
+			s->close_id = g->close_id;
+		}
+		if (g->first_id < s->first_id)
+			s->first_id = g->first_id;
+		if (g->last_id > s->last_id)
+			s->last_id = g->last_id;
+		if (g->ts_update > s->ts_update)
+			s->ts_update = g->ts_update;
+	}
+	s->volume = sat_add(s->volume, g->volume, &s->flags);
+	s->quote = sat_add128(s->quote, g->quote, &s->flags);
+	s->tb_volume = sat_add(s->tb_volume, g->tb_volume, &s->flags);
+	s->tb_quote = sat_add128(s->tb_quote, g->tb_quote, &s->flags);
+	if (__builtin_add_overflow(s->trade_count, g->trade_count, &s->trade_count)) {
+		s->trade_count = UINT32_MAX;
+		s->flags |= TR_CANDLE_OVERFLOW;
+	}
+	s->flags |= g->flags;
+}
+
 static void maybe_partial(struct tr_candle_builder *b, struct slot *s, int64_t now)
 {
 	if (!b->partial_gap || !s->dirty || s->final)
@@ -430,13 +554,27 @@ static int64_t watermark(const struct tr_candle_builder *b, int64_t now)
 	return now < INT64_MIN + b->cfg.lateness_ns ? INT64_MIN : now - b->cfg.lateness_ns;
 }
 
-int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t now_ns)
+/* A trade t, or an aggregate g (t NULL) of trades at times within one
+ * bucket, at time ts, into the builder. */
+static int add(struct tr_candle_builder *b, const struct tr_trade *t, const struct tr_candle_agg *g,
+	       int64_t ts, int64_t now_ns)
 {
-	if (t->flags & TR_TRADE_NONMARKET)
-		return TR_CANDLE_ADD_NONMARKET;
-	if (t->price <= 0 || t->qty <= 0)
-		return -EINVAL;
-	int64_t ot = align(b->iv, b->offset, t->ts_event);
+	struct slot *h = b->hot;
+	if (h && ts >= b->hot_lo && ts < b->hot_hi && h->used && !h->final &&
+	    h->open_time == b->hot_lo) {
+		/* The common case: the newest open bucket. No division. */
+		b->gen++;
+		if (t)
+			apply(h, t);
+		else
+			merge(h, g);
+		h->dirty = 1;
+		if (!b->cfg.lazy_partials)
+			maybe_partial(b, h, now_ns);
+		return TR_CANDLE_ADD_APPLIED;
+	}
+	b->gen++;
+	int64_t ot = align(b->iv, b->offset, ts);
 	struct slot *s = slot_of(b, ot);
 
 	if (b->fin_set && ot < b->fin) {
@@ -454,7 +592,10 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 			open_slot(b, s, ot);
 			s->final = 1;
 		}
-		apply(s, t);
+		if (t)
+			apply(s, t);
+		else
+			merge(s, g);
 		if (s->emitted && s->revision < UINT8_MAX)
 			s->revision++;
 		s->emitted = 1;
@@ -476,16 +617,69 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 			b->gap_pending = 0;
 		}
 	}
-	apply(s, t);
+	if (t)
+		apply(s, t);
+	else
+		merge(s, g);
 	s->dirty = 1;
-	maybe_partial(b, s, now_ns);
+	if (!b->cfg.lazy_partials)
+		maybe_partial(b, s, now_ns);
 	return TR_CANDLE_ADD_APPLIED;
+}
+
+int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t now_ns)
+{
+	if (t->flags & TR_TRADE_NONMARKET)
+		return TR_CANDLE_ADD_NONMARKET;
+	if (t->price <= 0 || t->qty <= 0)
+		return -EINVAL;
+	return add(b, t, NULL, t->ts_event, now_ns);
+}
+
+int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
+{
+	if (!g->trades)
+		return TR_CANDLE_ADD_APPLIED;
+	return add(b, NULL, g, g->open_ts, now_ns);
+}
+
+int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts)
+{
+	if (b->hot && ts >= b->hot_lo && ts < b->hot_hi && b->hot->used && !b->hot->final &&
+	    b->hot->open_time == b->hot_lo)
+		return 1;
+	return !b->fin_set || align(b->iv, b->offset, ts) >= b->fin;
+}
+
+/* The slot of the newest bucket (the hot one when it is, no division). */
+static struct slot *newest_slot(struct tr_candle_builder *b)
+{
+	if (b->hot && b->hot_lo == b->newest)
+		return b->hot;
+	return slot_of(b, b->newest);
+}
+
+int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns)
+{
+	if (!b->have_newest)
+		return 0;
+	struct slot *s = newest_slot(b);
+	int was = s->dirty;
+
+	if (s->used && s->open_time == b->newest)
+		maybe_partial(b, s, now_ns);
+	return was && !s->dirty;
 }
 
 int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 {
 	int64_t wm = watermark(b, now_ns);
-	int n = finalize_before(b, align(b->iv, b->offset, wm));
+	int n = 0;
+
+	/* Nothing closes before the watermark reaches the bucket after fin:
+	 * skip the division (the timer calls this often). */
+	if (!b->fin_set || wm >= b->fin + b->iv || wm < b->fin)
+		n = finalize_before(b, align(b->iv, b->offset, wm));
 
 	if (b->have_newest)
 		maybe_partial(b, slot_of(b, b->newest), now_ns);
@@ -514,6 +708,7 @@ void tr_candle_mark_gap(struct tr_candle_builder *b)
 		struct slot *s = slot_of(b, b->newest);
 
 		if (s->used && s->open_time == b->newest && !s->final) {
+			b->gen++;
 			s->flags |= TR_CANDLE_GAP;
 			s->dirty = 1;
 		}
@@ -525,7 +720,7 @@ const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
 {
 	if (!b->have_newest)
 		return NULL;
-	struct slot *s = slot_of(b, b->newest);
+	struct slot *s = newest_slot(b);
 
 	if (!s->used || s->open_time != b->newest)
 		return NULL;

@@ -45,8 +45,13 @@
  * - Partials: after a trade changes an open bucket, a partial record (flags
  *   without TR_CANDLE_FINAL) is emitted if the previous partial of this
  *   builder is at least 1 s / partial_per_s old in the caller's clock;
- *   advance() emits a pending one once allowed. A bucket's partials always
- *   precede its final record. tr_candle_current() is always up to date.
+ *   advance() emits a pending one once allowed. With cfg.lazy_partials the
+ *   trade path emits none and the caller asks with tr_candle_partial(). A
+ *   bucket's partials always precede its final record. tr_candle_current()
+ *   is always up to date.
+ * - Cost: a trade into the newest open bucket (the common case) is a few
+ *   compares and adds; the divisions of a record (quote volumes, vwap) are
+ *   made when a record is made, and a record is only remade after a change.
  *
  * Records: the emit callback gets a pointer to a builder-owned struct
  * tr_candle valid during the call; seq is 0 (the ring writer stamps it).
@@ -88,6 +93,7 @@ struct tr_candle_cfg {
 	int64_t lateness_ns;	/* watermark = now - lateness_ns; >= 0 */
 	int64_t revise_ns;	/* revisions accepted while watermark < end + revise_ns; >= 0 */
 	uint32_t slots;		/* bucket ring size; 0 = auto (see tr_candle_new) */
+	uint8_t lazy_partials;	/* 1: tr_candle_add emits no partial; tr_candle_partial does */
 	tr_candle_emit_fn emit; /* may be NULL (records are then only readable via current) */
 	void *ctx;
 };
@@ -119,6 +125,40 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
  * older now_ns finalizes nothing. Returns the number of final records
  * emitted. */
 int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns);
+
+/* An aggregate of trades whose times all fall in one span [span_lo, span_hi)
+ * that lies inside one bucket of every interval (the engine uses 1 s spans,
+ * since every kline boundary is a whole second). Merging it into a builder
+ * gives the same candle as adding its trades one by one, for one bucket's
+ * work instead of one per trade. Market trades with price, qty > 0 only. */
+struct tr_candle_agg {
+	int64_t span_lo, span_hi;
+	int64_t open, high, low, close;
+	int64_t open_ts, close_ts, ts_update;
+	uint64_t open_id, close_id, first_id, last_id;
+	int64_t volume, tb_volume;
+	__int128 quote, tb_quote; /* x 1e-16 */
+	uint32_t trade_count;	  /* underlying trades */
+	uint32_t trades;	  /* records added */
+	uint8_t flags;		  /* TR_CANDLE_GAP, TR_CANDLE_OVERFLOW */
+};
+
+void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi);
+void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t);
+
+/* Merge an aggregate (see above) as tr_candle_add() would its trades. Meant
+ * for an aggregate whose bucket is open (tr_candle_open_for() was 1 for its
+ * span and no advance() ran since); a final bucket is revised once. */
+int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns);
+
+/* 1 if a trade at ts would go into an open bucket (not a revision or late). */
+int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts);
+
+/* Emit the newest candle as a partial if it changed since the last partial
+ * and the rate allows (the engine calls it when it refreshes the latest
+ * table, so a partial and the latest-table copy share one materialization).
+ * Returns 1 if a partial went out. */
+int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns);
 
 /* Finalize every open bucket now, regardless of the watermark (end of a
  * replay, shutdown). Returns the number of final records emitted. */

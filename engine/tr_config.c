@@ -26,7 +26,8 @@ enum vtype {
 	V_STREAMS,
 	V_LOG,
 	V_INTERVALS,
-	V_EMPTY
+	V_EMPTY,
+	V_ANALYTICS /* tr_an_config_set() */
 };
 
 struct directive {
@@ -81,6 +82,27 @@ static const struct directive table[] = {
     {"candle-empty", V_EMPTY, 0, 0, 0, 0, "interval without trades: flat (previous close) or skip"},
     {"candle-partials", V_U32, OFF(candle_partials), 0, 0, 1000,
      "partial candle records per second per symbol and interval (0: finals only)"},
+    /* analytics (tr_analytics.h, README "Analytics") */
+    {"analytics", V_ANALYTICS, 0, 0, 0, 0, "candles, statistics, indicators, events (yes)"},
+    {"latest-refresh-us", V_ANALYTICS, 0, 0, 0, 0,
+     "min gap between latest-table candle/statistics refreshes per symbol (1000)"},
+    {"indicator-sma", V_ANALYTICS, 0, 0, 0, 0, "SMA periods, up to 4 (20,50,200) or off"},
+    {"indicator-ema", V_ANALYTICS, 0, 0, 0, 0, "EMA periods, up to 4 (20,50,200) or off"},
+    {"indicator-rsi", V_ANALYTICS, 0, 0, 0, 0, "RSI period (14) or off"},
+    {"indicator-macd", V_ANALYTICS, 0, 0, 0, 0, "MACD fast,slow,signal (12,26,9) or off"},
+    {"indicator-bb", V_ANALYTICS, 0, 0, 0, 0, "Bollinger period,k (20,2) or off"},
+    {"volume-spike", V_ANALYTICS, 0, 0, 0, 0, "multiple X | zscore X | off (multiple 5)"},
+    {"volume-spike-window", V_ANALYTICS, 0, 0, 0, 0, "baseline: previous N candles (20)"},
+    {"volume-spike-intervals", V_ANALYTICS, 0, 0, 0, 0, "intervals checked for spikes (1m)"},
+    {"outlier-mads", V_ANALYTICS, 0, 0, 0, 0,
+     "price outlier beyond N MADs of the median (10; 0 off)"},
+    {"outlier-window", V_ANALYTICS, 0, 0, 0, 0, "trades in the outlier reference window (64)"},
+    {"outlier-floor-bps", V_ANALYTICS, 0, 0, 0, 0, "MAD floor, basis points of the median (10)"},
+    {"symbol-stale-ms", V_ANALYTICS, 0, 0, 0, 0,
+     "a symbol without trades this long is stale (60000; 0 off)"},
+    {"warm-start", V_ANALYTICS, 0, 0, 0, 0, "seed indicators from the candle journal (no)"},
+    {"alert", V_ANALYTICS, 0, 0, 0, 0,
+     "NAME cross SYM PRICE | change SYM PCT WINDOW | spike SYM [IV] | stale SYM; repeatable"},
     {"replay-speed", V_SPEED, 0, 0, 0, 0, "replay pace: 1 = original, N = N times, max"},
     {"replay-progress", V_BOOL, OFF(replay_progress), 0, 0, 0, "progress line on a terminal (yes)"},
     {"mirror-drain-ms", V_U32, OFF(mirror_drain_ms), 0, 0, 3600000,
@@ -113,6 +135,7 @@ void tr_config_default(struct tr_config *c)
 	c->mirror_drain_ms = 30000;
 	c->candle_flat = true;
 	c->candle_partials = 10;
+	tr_an_config_default(&c->an);
 	c->replay_speed = 0;
 	c->replay_progress = true;
 	c->log_level = 2;
@@ -350,6 +373,8 @@ int tr_config_set(struct tr_config *c, const char *name, const char *value, cons
 				      value);
 		c->candle_flat = !strcmp(value, "flat");
 		return 0;
+	case V_ANALYTICS:
+		return tr_an_config_set(&c->an, name, value, where);
 	case V_LOG: {
 		static const char *const lv[] = {"error", "warn", "info", "debug"};
 
@@ -466,6 +491,9 @@ int tr_config_check(const struct tr_config *c)
 		return tr_err(EINVAL, "feeds need symbols");
 	if (c->reconnect_min_ms > c->reconnect_max_ms)
 		return tr_err(EINVAL, "reconnect-min-ms is above reconnect-max-ms");
+	if (c->an.warm_start && !c->journal_dir[0])
+		return tr_err(EINVAL, "warm-start needs journal-dir (it reads the candle journal)");
+
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "tr_abi.h"
+#include "tr_analytics.h"
 
 #define TR_CFG_MAX_FEEDS 4
 #define TR_CFG_MAX_SYMBOLS 1024
@@ -66,6 +67,7 @@ struct tr_config {
 	uint32_t candle_lateness_ms; /* a candle closes this long after its end */
 	bool candle_flat;	     /* empty interval: flat candle (yes) or none */
 	uint32_t candle_partials;    /* partial candle records per second per interval */
+	struct tr_an_config an;	     /* analytics: indicators, events, alerts (tr_analytics.h) */
 	double replay_speed;	     /* 0 = as fast as possible */
 	bool replay_progress;	     /* progress line on a terminal */
 	uint32_t mirror_drain_ms;    /* on stop, wait for the mirrors this long */

@@ -15,13 +15,12 @@
 #define _GNU_SOURCE
 #include "tr_engine.h"
 
-#include "tr_candle.h"
+#include "tr_analytics_engine.h"
 #include "tr_capture.h"
 #include "tr_err.h"
 #include "tr_journal.h"
 #include "tr_log.h"
 #include "tr_parse.h"
-#include "tr_stats24h.h"
 #include "tr_writer.h"
 
 #include <errno.h>
@@ -30,20 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-struct tr_engine;
-struct sym_state;
-
-/* Where a builder's records go: engine, symbol, interval slot. */
-struct candle_ctx {
-	struct tr_engine *e;
-	struct sym_state *s;
-	unsigned slot;
-};
-
 struct sym_state {
-	struct tr_candle_builder *cb[TR_MAX_INTERVALS]; /* created on the first trade */
-	struct candle_ctx cctx[TR_MAX_INTERVALS];
-	struct tr_s24 *s24;
 	uint64_t last_trade_id;
 	uint64_t last_agg_id;
 	uint64_t last_update_id;
@@ -62,6 +48,7 @@ struct tr_engine {
 	struct tr_journal *journal;
 	struct tr_capture *capture;
 	struct tr_capture *dead;
+	struct tr_ae *an;	/* analytics; NULL with `analytics no` */
 	struct sym_state *syms; /* open addressing, nslots power of two */
 	uint32_t nslots;
 	struct sym_state **by_id; /* symbol id -> state */
@@ -129,6 +116,8 @@ static struct sym_state *sym_get(struct tr_engine *e, unsigned venue, const char
 	e->by_id[id] = s;
 	return s;
 }
+
+static void analytics_publish(void *ctx, unsigned kind, void *rec);
 
 static int journal_open(struct tr_engine *e)
 {
@@ -236,6 +225,21 @@ int tr_engine_open(struct tr_engine **out, const struct tr_config *cfg, struct t
 		rc = tr_err_ctx(rc, "dead-letter file %s", dl);
 		goto fail;
 	}
+	if (cfg->an.enabled && (rc = tr_ae_open(&e->an, cfg, e->w, analytics_publish, e)) < 0)
+		goto fail;
+	if (e->an && cfg->an.warm_start) {
+		if (!e->w->reopened) {
+			tr_log(TR_LOG_WARN, "warm start skipped: the region was made anew, so "
+					    "symbol ids may not match the journal's");
+		} else {
+			long n = tr_ae_warm(e->an, cfg->journal_dir);
+			if (n < 0)
+				tr_log(TR_LOG_WARN, "warm start: %s", tr_errmsg());
+			else
+				tr_log(TR_LOG_INFO,
+				       "warm start: %ld closed candles from the journal", n);
+		}
+	}
 	*out = e;
 	char ver[64];
 	snprintf(ver, sizeof ver, "tickringd 0.1.0 epoch %llu",
@@ -248,30 +252,11 @@ fail:
 	return rc;
 }
 
-static void analytics_free(struct tr_engine *e)
-{
-	for (uint32_t i = 0; e->by_id && i < e->cap; i++) {
-		struct sym_state *s = e->by_id[i];
-
-		if (!s)
-			continue;
-		for (unsigned k = 0; k < TR_MAX_INTERVALS; k++)
-			if (s->cb[k]) {
-				tr_candle_flush(s->cb[k]); /* the open candles, as finals */
-				tr_candle_free(s->cb[k]);
-				s->cb[k] = NULL;
-			}
-		tr_s24_free(s->s24);
-		s->s24 = NULL;
-	}
-}
-
 void tr_engine_close(struct tr_engine *e)
 {
 	if (!e)
 		return;
-	if (e->w)
-		analytics_free(e);
+	tr_ae_close(e->an); /* open candles as finals, before the journal closes */
 	if (e->journal)
 		tr_journal_close(e->journal);
 	if (e->capture)
@@ -317,6 +302,15 @@ static void publish_event(struct tr_engine *e, struct tr_event *ev)
 {
 	publish(e, TR_KIND_EVENT, ev);
 	tr_writer_counter_add(e->w, TR_CTR_EVENTS, 1);
+}
+
+/* Analytics records: candles and events, counted. */
+static void analytics_publish(void *ctx, unsigned kind, void *rec)
+{
+	struct tr_engine *e = ctx;
+
+	publish(e, kind, rec);
+	tr_writer_counter_add(e->w, kind == TR_KIND_CANDLE ? TR_CTR_CANDLES : TR_CTR_EVENTS, 1);
 }
 
 void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity, unsigned venue_id,
@@ -416,105 +410,13 @@ static int64_t candle_clock(const struct tr_engine *e, int64_t now)
 	return e->evt_ns ? e->evt_ns + (now - e->evt_recv) : now;
 }
 
-/* A candle record from a builder: to the ring and the journal. */
-static void candle_emit(void *arg, const struct tr_candle *c)
+/* A trade into the latest table. */
+static void latest_trade(struct tr_engine *e, const struct tr_trade *t)
 {
-	struct candle_ctx *cc = arg;
-	struct tr_candle rec = *c;
-
-	publish(cc->e, TR_KIND_CANDLE, &rec);
-	tr_writer_counter_add(cc->e->w, TR_CTR_CANDLES, 1);
-}
-
-/* Candle builders and 24 h statistics of a symbol, on its first trade. */
-static bool analytics_ensure(struct tr_engine *e, struct sym_state *s)
-{
-	if (s->s24)
-		return true;
-	struct tr_s24_config sc;
-
-	tr_s24_config_default(&sc);
-	if (tr_s24_create(&s->s24, &sc) < 0)
-		return false;
-	for (unsigned k = 0; k < e->cfg.ninterval; k++) {
-		struct tr_candle_cfg cc;
-
-		memset(&cc, 0, sizeof cc);
-		cc.interval_s = e->cfg.intervals_s[k];
-		cc.symbol_id = s->id;
-		cc.venue_id = s->venue_id;
-		cc.policy = e->cfg.candle_flat ? TR_CANDLE_POLICY_FLAT : TR_CANDLE_POLICY_SKIP;
-		cc.partial_per_s = e->cfg.candle_partials;
-		cc.lateness_ns = (int64_t)e->cfg.candle_lateness_ms * 1000000;
-		cc.revise_ns = cc.lateness_ns;
-		s->cctx[k] = (struct candle_ctx){e, s, k};
-		cc.emit = candle_emit;
-		cc.ctx = &s->cctx[k];
-		s->cb[k] = tr_candle_new(&cc);
-		if (!s->cb[k])
-			return false;
-	}
-	return true;
-}
-
-static void late_event(struct tr_engine *e, const struct tr_trade *t, uint32_t interval_s)
-{
-	struct tr_event ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.ts_event = t->ts_event;
-	ev.ts_recv = t->ts_recv;
-	ev.type = TR_EV_LATE_TRADE;
-	ev.severity = 1;
-	ev.symbol_id = t->symbol_id;
-	ev.venue_id = t->venue_id;
-	ev.aux = interval_s;
-	ev.u.late.trade_id = t->trade_id;
-	ev.u.late.trade_ts = t->ts_event;
-	ev.u.late.lateness_ns = candle_clock(e, t->ts_recv) - t->ts_event;
-	ev.u.late.interval_s = interval_s;
-	publish_event(e, &ev);
-}
-
-/* Candles and statistics of a published trade; then the latest table:
- * trade, current candle of every interval and the 24 h statistics, under
- * one seqlock write. */
-static void analytics_trade(struct tr_engine *e, struct sym_state *s, const struct tr_trade *t)
-{
-	struct tr_stats24h st;
-	bool ok = analytics_ensure(e, s), late = false;
-
-	if (t->ts_event > e->evt_ns) {
-		e->evt_ns = t->ts_event;
-		e->evt_recv = t->ts_recv;
-	}
-	int64_t clock = candle_clock(e, t->ts_recv);
-
-	for (unsigned k = 0; ok && k < e->cfg.ninterval; k++)
-		if (tr_candle_add(s->cb[k], t, clock) == TR_CANDLE_ADD_LATE && !late) {
-			late = true;
-			tr_writer_counter_add(e->w, TR_CTR_LATE_TRADES, 1);
-			late_event(e, t, e->cfg.intervals_s[k]);
-		}
-	if (ok && !(t->flags & TR_TRADE_NONMARKET))
-		tr_s24_add_trade(s->s24, t);
-
 	struct tr_latest *l = tr_latest_begin(e->w, t->symbol_id);
-	tr_latest_put(l, &l->trade, t, sizeof *t);
-	uint32_t bits = TR_LATEST_TRADE;
-	for (unsigned k = 0; ok && k < e->cfg.ninterval; k++) {
-		const struct tr_candle *c = tr_candle_current(s->cb[k]);
 
-		if (c) {
-			tr_latest_put(l, &l->candles[k], c, sizeof *c);
-			bits |= TR_LATEST_CANDLE(k);
-		}
-	}
-	if (ok && tr_s24_read(s->s24, &st) >= 0) {
-		tr_latest_put(l, &l->stats, &st, sizeof st);
-		bits |= TR_LATEST_STATS;
-	}
-	tr_latest_mark(l, bits);
+	tr_latest_put(l, &l->trade, t, sizeof *t);
+	tr_latest_mark(l, TR_LATEST_TRADE);
 	tr_store_relaxed(&l->ts_update, t->ts_recv); /* published by tr_latest_end */
 	tr_latest_end(l);
 }
@@ -558,8 +460,17 @@ static int on_trade(struct tr_engine *e, struct sym_state *s, const struct tr_ms
 		  (src == TR_SRC_GATEWAY ? TR_TRADE_GATEWAY : 0);
 	uint64_t n = agg && mt->last_id >= mt->first_id ? mt->last_id - mt->first_id + 1 : 1;
 	t.trade_count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	if (e->an)
+		t.flags |= tr_ae_check(e->an, &t);
 	publish(e, TR_KIND_TRADE, &t);
-	analytics_trade(e, s, &t);
+	latest_trade(e, &t);
+	if (e->an) {
+		if (t.ts_event > e->evt_ns) {
+			e->evt_ns = t.ts_event;
+			e->evt_recv = t.ts_recv;
+		}
+		tr_ae_trade(e->an, &t, candle_clock(e, t.ts_recv));
+	}
 	tr_writer_counter_add(e->w, TR_CTR_TRADES, 1);
 	return 1;
 }
@@ -667,10 +578,9 @@ void tr_engine_feed_reset(struct tr_engine *e, unsigned venue_id)
 		if (!s || s->venue_id != venue_id)
 			continue;
 		s->reset = 1;
-		for (unsigned k = 0; k < TR_MAX_INTERVALS; k++)
-			if (s->cb[k])
-				tr_candle_mark_gap(s->cb[k]); /* the candle spans a reconnect */
 	}
+	if (e->an)
+		tr_ae_feed_reset(e->an, venue_id);
 }
 
 void tr_engine_capture(struct tr_engine *e, int64_t ts_recv, const char *buf, size_t len)
@@ -681,6 +591,8 @@ void tr_engine_capture(struct tr_engine *e, int64_t ts_recv, const char *buf, si
 
 void tr_engine_commit(struct tr_engine *e)
 {
+	if (e->an)
+		tr_ae_commit(e->an, e->recv_ns);
 	tr_writer_commit(e->w);
 	if (e->journal)
 		tr_journal_flush(e->journal);
@@ -700,14 +612,8 @@ void tr_engine_tick(struct tr_engine *e)
 	 * time; in a replay it is the recorded receive time. */
 	if (!e->replay_clock && now > e->recv_ns)
 		e->recv_ns = now;
-	int64_t clock = candle_clock(e, e->recv_ns);
-	for (uint32_t i = 0; i < e->cap; i++) {
-		struct sym_state *s = e->by_id[i];
-
-		if (!s || !s->s24)
-			continue;
-		for (unsigned k = 0; k < e->cfg.ninterval; k++)
-			tr_candle_advance(s->cb[k], clock);
-		tr_s24_advance(s->s24, clock);
-	}
+	/* Before the first trade the candle clock would be the wall clock, which
+	 * may be years ahead of a recorded feed's data: no clock until then. */
+	if (e->an)
+		tr_ae_tick(e->an, e->evt_ns ? candle_clock(e, e->recv_ns) : 0, e->recv_ns);
 }

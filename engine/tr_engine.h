@@ -5,9 +5,11 @@
  * new connection, or a replayed rewind, delivers some trades twice), gap
  * detection with a gap event, bad input counted by reason and written to the
  * dead-letter file, then publish to the ring, the latest table and the
- * journal. It knows nothing of sockets: the feed (tr_feed), the replay
- * driver and the gateway hand it frames, and the loop calls
- * tr_engine_commit() once per batch.
+ * journal, and hand every trade to the analytics (tr_analytics_engine.h:
+ * candles, statistics, indicators, events; off with `analytics no`). It
+ * knows nothing of sockets: the feed (tr_feed), the replay driver and the
+ * gateway hand it frames, and the loop calls tr_engine_commit() once per
+ * batch (it also refreshes the latest table's analytics, see there).
  *
  * Single-threaded: everything runs on the engine thread.
  */
@@ -56,7 +58,8 @@ void tr_engine_event_text(struct tr_engine *e, unsigned type, unsigned severity,
  * Call once per batch of frames. */
 void tr_engine_commit(struct tr_engine *e);
 
-/* Periodic work (>= 10 Hz): heartbeat. */
+/* Periodic work (>= 10 Hz): heartbeat; candle closes, stale symbols,
+ * latest-table refreshes and movers (tr_ae_tick). */
 void tr_engine_tick(struct tr_engine *e);
 
 /* Venue id by name, registering it. */

@@ -1,15 +1,16 @@
 /* tr_parse.h - venue extractors: one exchange frame in, one C struct out.
  *
- * The extractors are C++ over simdjson ondemand (tr_parse_*.cpp, compiled
- * without exceptions or RTTI) behind these plain C entry points. Each loops
+ * The extractors are C++ (tr_parse_*.cpp, compiled without exceptions or
+ * RTTI) behind these plain C entry points: a hand-written fast path for the
+ * frames Binance sends, simdjson ondemand for everything else. Each loops
  * once over an object's fields and switches on the raw key, so field order
  * never matters, and parses prices and quantities straight from their digits
- * into int64 at 1e-8 (tr_fixed_parse), never through double.
+ * into int64 at 1e-8 (exactly tr_fixed_parse's values), never through double.
  *
- * Buffers: simdjson reads up to TR_PARSE_PADDING bytes past the end of the
- * frame, so the caller's buffer must have at least len + TR_PARSE_PADDING
- * bytes allocated (their content does not matter). Nothing is copied out of
- * the frame except into *out.
+ * Buffers: simdjson and the word-at-a-time readers read up to
+ * TR_PARSE_PADDING bytes past the end of the frame, so the caller's buffer
+ * must have at least len + TR_PARSE_PADDING bytes allocated (their content
+ * does not matter). Nothing is copied out of the frame except into *out.
  *
  * Threading: a tr_parser is used by one thread at a time.
  *
@@ -100,6 +101,19 @@ void tr_parser_free(struct tr_parser *p);
  * record (symbol and stream may hold what was read before the failure). */
 enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
 				  struct tr_msg *out);
+
+/* The two paths of tr_parse_binance, for tests, the differential fuzzer and
+ * the benchmark. tr_parse_binance() tries the fast path, a hand-written
+ * collector for the shapes Binance sends (one flat object or envelope, no
+ * whitespace, plain ASCII strings), and gives every other frame to the
+ * general path over simdjson. Both end in the same decision code and give
+ * the same *out for every frame the fast path takes (docs/parsing.md).
+ * tr_parse_binance_fast returns the kind, or -1 when it declines the frame
+ * (then *out is untouched); malformed JSON is always declined, so only the
+ * general path words a JSON-level rejection. */
+int tr_parse_binance_fast(const char *buf, size_t len, struct tr_msg *out);
+enum tr_msg_kind tr_parse_binance_simdjson(struct tr_parser *p, const char *buf, size_t len,
+					   struct tr_msg *out);
 
 /* Parse one gateway NDJSON line (no newline): the user's own trades and
  * quotes, in the README's JSON record schema subset:

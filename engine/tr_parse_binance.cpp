@@ -1,4 +1,5 @@
-/* tr_parse_binance.cpp - the Binance and gateway extractors over simdjson ondemand.
+/* tr_parse_binance.cpp - the Binance and gateway extractors: a fast path for
+ * Binance's own frames, simdjson ondemand for everything else.
  *
  * One pass, then one decision. tr_collect() walks an object's members once,
  * matches each raw key against the few we use and records its JSON type and
@@ -18,8 +19,13 @@
  * for structure (brackets, string quoting, UTF-8, control characters) but not
  * for number grammar. docs/parsing.md lists the rules and the decisions.
  *
- * The gateway's NDJSON records go through the same walk with their own keys;
- * they live here because they share the parser and the field readers.
+ * tr_fast_collect() fills the same slots without simdjson for the text
+ * Binance sends (flat objects, no whitespace, plain ASCII strings) and
+ * declines everything else; the decision code after either walk is shared
+ * ("the fast path" below, and docs/parsing.md).
+ *
+ * The gateway's NDJSON records go through the simdjson walk with their own
+ * keys; they live here because they share the parser and the field readers.
  */
 #include "tr_parse.h"
 extern "C" {
@@ -31,8 +37,15 @@ extern "C" {
 #include <string.h>
 
 #include <simdjson.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace od = simdjson::ondemand;
+
+/* Parser buffers allocated up front: every recorded frame but the largest
+ * depth snapshots fits. */
+#define TR_PARSE_PREALLOC (1u << 16)
 
 struct tr_parser {
 	od::parser json;
@@ -80,6 +93,8 @@ typedef tr_fields<S_N> tr_bfields;
 typedef tr_fields<G_N> tr_gfields;
 
 static_assert(S_N <= 32 && G_N <= 32, "seen is a 32-bit mask");
+static_assert(sizeof(tr_msg::symbol) % 16 == 0 && sizeof(tr_msg::venue) % 16 == 0,
+	      "tr_get_name copies names in 16-byte steps");
 
 /* k points just past the key's opening quote. A key matches only if its
  * bytes are the name followed by the closing quote, so "pp" never matches
@@ -91,29 +106,34 @@ static inline bool tr_key_is(const char *k, const char *name, size_t n)
 	return memcmp(k, name, n) == 0 && k[n] == '"';
 }
 
+/* The one-letter Binance keys. */
+static constexpr int tr_binance_slot1(char c)
+{
+	switch (c) {
+	case 'e': return S_e;
+	case 'E': return S_E;
+	case 'T': return S_T;
+	case 's': return S_s;
+	case 't': return S_t;
+	case 'p': return S_p;
+	case 'q': return S_q;
+	case 'm': return S_m;
+	case 'X': return S_X;
+	case 'a': return S_a;
+	case 'b': return S_b;
+	case 'A': return S_A;
+	case 'B': return S_B;
+	case 'f': return S_f;
+	case 'l': return S_l;
+	case 'u': return S_u;
+	}
+	return -1;
+}
+
 static inline int tr_binance_slot(const char *k)
 {
-	if (k[1] == '"') {
-		switch (k[0]) {
-		case 'e': return S_e;
-		case 'E': return S_E;
-		case 'T': return S_T;
-		case 's': return S_s;
-		case 't': return S_t;
-		case 'p': return S_p;
-		case 'q': return S_q;
-		case 'm': return S_m;
-		case 'X': return S_X;
-		case 'a': return S_a;
-		case 'b': return S_b;
-		case 'A': return S_A;
-		case 'B': return S_B;
-		case 'f': return S_f;
-		case 'l': return S_l;
-		case 'u': return S_u;
-		}
-		return -1;
-	}
+	if (k[1] == '"')
+		return tr_binance_slot1(k[0]);
 	switch (k[0]) {
 	case 's': return tr_key_is(k, "stream", 6) ? S_STREAM : -1;
 	case 'd': return tr_key_is(k, "data", 4) ? S_DATA : -1;
@@ -344,12 +364,351 @@ static bool tr_collect(od::object &obj, tr_fields<N> *f, const char *const *dup,
 	return true;
 }
 
+/* ---- the fast path: Binance's own shapes without simdjson ------------------ */
+
+/* simdjson's stage 1 alone costs about 900 instructions on a 130-byte trade,
+ * more than a whole frame may take at 5 M frames/s, so the frames Binance
+ * actually sends are collected by hand first. tr_fast_collect() accepts a
+ * strict subset of JSON and nothing else: one flat object (plus one flat
+ * "data" object at the top), no whitespace, strings of printable ASCII
+ * without escapes, numbers in full JSON grammar, true/false/null, and no
+ * duplicate or misplaced key we use. On such a text simdjson's walk succeeds
+ * and records exactly the same slots (same pointers, lengths and types), so
+ * the same decision code gives the same struct. Anything else, including
+ * every malformed frame, is declined and goes to simdjson, which owns every
+ * JSON-level rejection. tests/fuzz/fuzz_parse.cpp checks the equivalence on
+ * every input (docs/parsing.md, "The fast path"). */
+
+/* A byte a plain string may hold: printable ASCII but '"' and '\\'. */
+static constexpr bool tr_plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* For a one-letter key "c": its slot + 1 (0 for a key we skip), or -1 when c
+ * cannot be a plain one-letter key. Built from tr_binance_slot1, so both
+ * paths match keys alike. */
+struct tr_key1_table {
+	int8_t v[256];
+};
+
+static constexpr tr_key1_table tr_make_key1_table()
+{
+	tr_key1_table t{};
+
+	for (int c = 0; c < 256; c++)
+		t.v[c] = (int8_t)(tr_plain_byte((unsigned char)c) ? tr_binance_slot1((char)c) + 1 : -1);
+	return t;
+}
+
+static constexpr tr_key1_table tr_key1 = tr_make_key1_table();
+
+#if defined(__SSE2__)
+/* SSE2 is part of x86-64 itself: no runtime dispatch needed. Loads of 16
+ * bytes at p < end stay inside the frame's TR_PARSE_PADDING. */
+
+/* The closing quote of a plain string whose content starts at p, or nullptr:
+ * the first byte that is a quote, a backslash, a control character, DEL or
+ * non-ASCII must be a quote inside the frame. */
+static inline const char *tr_fast_str(const char *p, const char *end)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+
+	for (; p < end; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		/* signed: bytes >= 0x80 are negative, so below ' ' too */
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+					 _mm_or_si128(_mm_cmplt_epi8(x, space), _mm_cmpeq_epi8(x, del)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits) {
+			p += __builtin_ctz(bits);
+			return p < end && *p == '"' ? p : nullptr;
+		}
+	}
+	return nullptr;
+}
+
+/* Past the run of digits at p, never past end (padding may hold digits). */
+static inline const char *tr_fast_digits(const char *p, const char *end)
+{
+	const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1);
+
+	while (p < end) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		__m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi));
+		unsigned n = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(d));
+
+		p += n;
+		if (n < 16)
+			break;
+	}
+	return p < end ? p : end;
+}
+#else
+/* Other machines: the same contracts, a byte at a time. */
+static inline const char *tr_fast_str(const char *p, const char *end)
+{
+	for (; p < end && tr_plain_byte((unsigned char)*p); p++)
+		;
+	return p < end && *p == '"' ? p : nullptr;
+}
+
+static inline const char *tr_fast_digits(const char *p, const char *end)
+{
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		;
+	return p;
+}
+#endif
+
+/* Past a number in JSON grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * or nullptr. */
+static inline const char *tr_fast_num(const char *p, const char *end)
+{
+	const char *d;
+
+	if (*p == '-')
+		p++;
+	d = p;
+	p = tr_fast_digits(p, end);
+	if (p == d || (*d == '0' && p - d > 1))
+		return nullptr;
+	if (p < end && *p == '.') {
+		d = ++p;
+		if ((p = tr_fast_digits(p, end)) == d)
+			return nullptr;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		d = p;
+		if ((p = tr_fast_digits(p, end)) == d)
+			return nullptr;
+	}
+	return p;
+}
+
+static inline bool tr_fast_lit(const char *p, const char *end, const char *lit, size_t n)
+{
+	return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+/* Collect a frame of the fast path's shape into top (and data); false
+ * declines it, having written nothing but the two field sets. Each step
+ * starts at the '{' or ',' before a member, so the common `,"c":` of a
+ * one-letter key is checked in one load. */
+static bool tr_fast_collect(const char *buf, size_t len, tr_bfields *top, tr_bfields *data)
+{
+	const char *p = buf, *end = buf + len, *q;
+	tr_bfields *f = top;
+	uint64_t w;
+	int s;
+	tr_tok t;
+
+	top->seen = data->seen = 0;
+	if (len < 2 || *p != '{')
+		return false;
+	for (;;) {
+		/* p < end, at the '{' or ',' before a member */
+		if (*p == '{' && p + 1 < end && p[1] == '}') {
+			q = p + 1; /* an empty object */
+			goto close;
+		}
+		memcpy(&w, p, 8);
+		if ((w & 0xffff00ff00ull) == 0x3a22002200ull && tr_key1.v[w >> 16 & 0xff] >= 0) {
+			s = tr_key1.v[w >> 16 & 0xff] - 1;
+			p += 5;
+			if (p >= end)
+				return false;
+		} else {
+			if (p[1] != '"' || !(q = tr_fast_str(p + 2, end)) || q[1] != ':')
+				return false;
+			s = tr_binance_slot(p + 2); /* the same function on the same bytes as the walk */
+			p = q + 2;
+			if (p >= end)
+				return false;
+			/* a top-level "data" is an object or a rejection simdjson words */
+			if (s == S_DATA && f == top && *p != '{')
+				return false;
+		}
+		switch (*p) {
+		case '"':
+			if (!(q = tr_fast_str(p + 1, end)))
+				return false;
+			t = {p + 1, (uint32_t)(q - p - 1), T_STR};
+			q++;
+			break;
+		case '-':
+		case '0': case '1': case '2': case '3': case '4':
+		case '5': case '6': case '7': case '8': case '9':
+			if (!(q = tr_fast_num(p, end)))
+				return false;
+			t = {p, (uint32_t)(q - p), T_NUM};
+			break;
+		case 't':
+			if (!tr_fast_lit(p, end, "true", 4))
+				return false;
+			t = {p, 4, T_BOOL};
+			q = p + 4;
+			break;
+		case 'f':
+			if (!tr_fast_lit(p, end, "false", 5))
+				return false;
+			t = {p, 5, T_BOOL};
+			q = p + 5;
+			break;
+		case 'n':
+			if (!tr_fast_lit(p, end, "null", 4))
+				return false;
+			t = {p, 4, T_NULL};
+			q = p + 4;
+			break;
+		case '{':
+			/* Only the envelope's "data", once, and only one level deep. */
+			if (f != top || s != S_DATA || top->has(S_DATA))
+				return false;
+			top->seen |= 1u << S_DATA;
+			top->tok[S_DATA].type = T_OBJ;
+			f = data;
+			continue;
+		default:
+			return false; /* arrays, whitespace, junk: simdjson's business */
+		}
+		if (s >= 0) {
+			if (f->has(s))
+				return false; /* a duplicate: simdjson words the rejection */
+			f->seen |= 1u << s;
+			f->tok[s] = t;
+		}
+		if (q >= end)
+			return false;
+		if (*q == ',') {
+			p = q;
+			continue;
+		}
+		if (*q != '}')
+			return false;
+	close:
+		/* q at a '}' inside the frame */
+		if (f == top)
+			return q + 1 == end;
+		f = top; /* the end of "data": a ',' or the top's '}' follows */
+		if (++q >= end)
+			return false;
+		if (*q == ',') {
+			p = q;
+			continue;
+		}
+		return *q == '}' && q + 1 == end;
+	}
+}
+
 /* ---- field readers ----------------------------------------------------------- */
 
-/* Token -> uint64: plain JSON integer digits only. A sign, fraction or
- * exponent is a value error (the field is an integer), anything else is not
- * JSON at all. */
-static bool tr_tok_u64(const tr_tok &t, const tr_whys &w, uint64_t *v, tr_msg *out)
+/* The eight ASCII digits of x as a number (the lowest byte is the first
+ * digit); false if any byte is not a digit. */
+static inline bool tr_eight_digits(uint64_t v, uint64_t *out)
+{
+	/* every byte in '0'..'9': high nibble 3, and adding 6 does not carry out */
+	if ((v & 0xf0f0f0f0f0f0f0f0ull) != 0x3030303030303030ull ||
+	    ((v + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) != 0x3030303030303030ull)
+		return false;
+	v -= 0x3030303030303030ull;
+	v = v * 10 + (v >> 8); /* pairs: d0d1, d2d3, ... */
+	*out = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+		(((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+	       32;
+	return true;
+}
+
+/* The m (1..8) digits at s as a number. Reads 8 bytes: every token lies in
+ * a frame followed by TR_PARSE_PADDING bytes. The digits are moved to the
+ * top of the word under m - 8 leading '0's. */
+static inline bool tr_digits(const char *s, unsigned m, uint64_t *out)
+{
+	uint64_t x;
+
+	memcpy(&x, s, 8);
+	if (m < 8)
+		x = x << (8 * (8 - m)) | 0x3030303030303030ull >> (8 * m);
+	return tr_eight_digits(x, out);
+}
+
+/* 1 to 19 digits, all of them digits, without a leading zero: the ids and
+ * times Binance sends, in at most three word steps. Cannot overflow (19
+ * digits < 2^64). */
+static inline bool tr_plain_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t a, b, c;
+
+	if (n - 1 >= 19 || (s[0] == '0' && n > 1))
+		return false;
+	if (n <= 8)
+		return tr_digits(s, (unsigned)n, v);
+	if (n <= 16) {
+		if (!tr_digits(s, (unsigned)n - 8, &a) || !tr_digits(s + n - 8, 8, &b))
+			return false;
+		*v = a * 100000000 + b;
+		return true;
+	}
+	if (!tr_digits(s, (unsigned)n - 16, &a) || !tr_digits(s + n - 16, 8, &b) ||
+	    !tr_digits(s + n - 8, 8, &c))
+		return false;
+	*v = (a * 100000000 + b) * 100000000 + c;
+	return true;
+}
+
+/* How many of the eight bytes of x, from the lowest, are ASCII digits. */
+static inline unsigned tr_lead_digits(uint64_t x)
+{
+	/* non-zero exactly on the non-digits, as in tr_eight_digits (a carry out
+	 * of a byte >= 0xfa only disturbs bytes above that non-digit) */
+	uint64_t nd = ((x & 0xf0f0f0f0f0f0f0f0ull) ^ 0x3030303030303030ull) |
+		      (((x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) ^ 0x3030303030303030ull);
+
+	return nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+}
+
+/* The decimals exchanges print, "61837.63000000", "0.002", "10": 1 to 8
+ * integer digits (no leading zero), optionally a dot and 1 to 8 fraction
+ * digits, no sign. Exactly tr_fixed_parse's value for those (they cannot
+ * overflow); false sends everything else, and every error, there. Reads 8
+ * bytes past the dot, inside the padding like every token. */
+static inline bool tr_plain_fixed(const char *s, size_t n, int64_t *v)
+{
+	uint64_t x, ip, fp;
+	unsigned d;
+
+	if (n - 1 >= 17)
+		return false;
+	memcpy(&x, s, 8);
+	d = tr_lead_digits(x);
+	if (d == 0 || (s[0] == '0' && d > 1) || !tr_digits(s, d, &ip))
+		return false;
+	if (d == n) {
+		*v = (int64_t)(ip * 100000000);
+		return true;
+	}
+	size_t f = n - d - 1;
+
+	if (s[d] != '.' || f - 1 >= 8)
+		return false;
+	memcpy(&x, s + d + 1, 8);
+	if (f < 8) {
+		uint64_t keep = (1ull << (8 * f)) - 1; /* the fraction, then '0's to 1e-8 */
+
+		x = (x & keep) | (0x3030303030303030ull & ~keep);
+	}
+	if (!tr_eight_digits(x, &fp))
+		return false;
+	*v = (int64_t)(ip * 100000000 + fp);
+	return true;
+}
+
+static bool tr_tok_u64_slow(const tr_tok &t, const tr_whys &w, uint64_t *v, tr_msg *out)
 {
 	if (t.type != T_NUM)
 		return tr_fail(out, TR_BAD_TYPE, w.type);
@@ -378,6 +737,16 @@ static bool tr_tok_u64(const tr_tok &t, const tr_whys &w, uint64_t *v, tr_msg *o
 	return true;
 }
 
+/* Token -> uint64: plain JSON integer digits only. A sign, fraction or
+ * exponent is a value error (the field is an integer), anything else is not
+ * JSON at all. */
+static inline bool tr_tok_u64(const tr_tok &t, const tr_whys &w, uint64_t *v, tr_msg *out)
+{
+	if (t.type == T_NUM && tr_plain_u64(t.s, t.n, v))
+		return true;
+	return tr_tok_u64_slow(t, w, v, out); /* everything else, and every error */
+}
+
 static bool tr_get_u64(const tr_bfields &f, int s, const tr_whys *w, uint64_t *v, tr_msg *out)
 {
 	if (!f.has(s))
@@ -404,6 +773,8 @@ static bool tr_tok_fixed(const tr_tok &t, const tr_whys &w, bool numbers_ok, int
 {
 	if (t.type != T_STR && !(numbers_ok && t.type == T_NUM))
 		return tr_fail(out, TR_BAD_TYPE, w.type);
+	if (tr_plain_fixed(t.s, t.n, v))
+		return true;
 	switch (tr_fixed_parse(t.s, t.n, v)) {
 	case TR_FIXED_OK: return true;
 	case TR_FIXED_PRECISION: return tr_fail(out, TR_BAD_VALUE, w.precision);
@@ -461,6 +832,29 @@ static bool tr_get_name(const tr_fields<N> &f, int s, const tr_whys *w, char *ds
 		return tr_fail(out, TR_BAD_TYPE, w[s].type);
 	if (t.n == 0 || t.n >= cap)
 		return tr_fail(out, TR_BAD_VALUE, w[s].junk);
+#if defined(__SSE2__)
+	/* 16 bytes at a time (cap is 16 or 32; the reads stay in the padding):
+	 * flag the bad bytes, keep those inside the name, then copy it with
+	 * zeros after it. */
+	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m128i bang = _mm_set1_epi8('!'), del = _mm_set1_epi8(0x7f);
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	__m128i len = _mm_set1_epi8((char)t.n), part[2];
+
+	for (size_t i = 0; i < cap / 16; i++) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(t.s + 16 * i));
+		__m128i in = _mm_cmpgt_epi8(len, _mm_add_epi8(idx, _mm_set1_epi8((char)(16 * i))));
+		/* signed: bytes >= 0x80 are negative, so below '!' too */
+		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, bang), _mm_cmpeq_epi8(x, del)),
+					   _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+
+		if (_mm_movemask_epi8(_mm_and_si128(bad, in)))
+			return tr_fail(out, TR_BAD_VALUE, w[s].junk);
+		part[i] = _mm_and_si128(x, in);
+	}
+	for (size_t i = 0; i < cap / 16; i++)
+		_mm_storeu_si128((__m128i *)(dst + 16 * i), part[i]);
+#else
 	for (uint32_t i = 0; i < t.n; i++) {
 		unsigned char c = (unsigned char)t.s[i];
 
@@ -468,7 +862,8 @@ static bool tr_get_name(const tr_fields<N> &f, int s, const tr_whys *w, char *ds
 			return tr_fail(out, TR_BAD_VALUE, w[s].junk);
 	}
 	memcpy(dst, t.s, t.n);
-	dst[t.n] = 0;
+	memset(dst + t.n, 0, cap - t.n);
+#endif
 	return true;
 }
 
@@ -671,9 +1066,43 @@ static tr_msg_kind tr_reply(const tr_bfields &top, tr_msg *out)
 	return tr_done(out, TR_MSG_REPLY);
 }
 
-/* Lower-case ASCII compare of a stream's symbol part with "s". */
+#if defined(__SSE2__)
+/* ASCII upper case to lower case, 16 bytes at once. */
+static inline __m128i tr_lower16(__m128i x)
+{
+	__m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)),
+				   _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
+
+	return _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+}
+
+/* Bytes whose index is below n, as a byte mask. */
+static inline __m128i tr_below16(size_t n, size_t from)
+{
+	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+	return _mm_cmpgt_epi8(_mm_set1_epi8((char)(n - from)), idx); /* n - from < 80 */
+}
+#endif
+
+/* Lower-case ASCII compare of a stream's symbol part with "s" (sym is the
+ * NUL-padded symbol of struct tr_msg; stream_sym has no NUL). */
 static bool tr_symbol_matches(const char *stream_sym, size_t n, const char *sym)
 {
+#if defined(__SSE2__)
+	static_assert(sizeof(tr_msg::symbol) == 32, "two 16-byte halves");
+	if (n >= 32)
+		return false; /* symbols are at most 31 bytes */
+	for (size_t i = 0; i < 32; i += 16) {
+		__m128i a = tr_lower16(_mm_loadu_si128((const __m128i *)(stream_sym + i)));
+		__m128i b = tr_lower16(_mm_loadu_si128((const __m128i *)(sym + i)));
+		__m128i ne = _mm_andnot_si128(_mm_cmpeq_epi8(a, b), tr_below16(n, i));
+
+		if (_mm_movemask_epi8(ne))
+			return false;
+	}
+	return sym[n] == 0;
+#else
 	for (size_t i = 0; i < n; i++) {
 		char a = stream_sym[i], b = sym[i];
 
@@ -687,6 +1116,44 @@ static bool tr_symbol_matches(const char *stream_sym, size_t n, const char *sym)
 			return false;
 	}
 	return sym[n] == 0;
+#endif
+}
+
+/* Copy a combined stream's name into out->stream; the position of its first
+ * '@' (or n), or -1 if it holds a backslash or a NUL. n < 64. */
+static ptrdiff_t tr_copy_stream(const char *s, size_t n, tr_msg *out)
+{
+#if defined(__SSE2__)
+	static_assert(sizeof(tr_msg::stream) == 64, "four 16-byte quarters");
+	ptrdiff_t at = -1;
+	__m128i part[4];
+
+	/* reads stay within 64 bytes of s: inside the frame's padding */
+	for (size_t i = 0; i < n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + i)), in = tr_below16(n, i);
+		__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+					   _mm_cmpeq_epi8(x, _mm_setzero_si128()));
+		unsigned ats = (unsigned)_mm_movemask_epi8(
+		    _mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('@')), in));
+
+		if (_mm_movemask_epi8(_mm_and_si128(bad, in)))
+			return -1;
+		if (at < 0 && ats)
+			at = (ptrdiff_t)(i + (unsigned)__builtin_ctz(ats));
+		part[i / 16] = _mm_and_si128(x, in);
+	}
+	for (size_t i = 0; i < n; i += 16)
+		_mm_storeu_si128((__m128i *)(out->stream + i), part[i / 16]);
+	return at < 0 ? (ptrdiff_t)n : at;
+#else
+	if (memchr(s, '\\', n) || memchr(s, 0, n))
+		return -1;
+	memcpy(out->stream, s, n);
+	out->stream[n] = 0;
+	const char *at = (const char *)memchr(s, '@', n);
+
+	return at ? at - s : (ptrdiff_t)n;
+#endif
 }
 
 static tr_msg_kind tr_envelope(const tr_bfields &top, const tr_bfields &data, tr_msg *out)
@@ -705,20 +1172,18 @@ static tr_msg_kind tr_envelope(const tr_bfields &top, const tr_bfields &data, tr
 		tr_fail(out, TR_BAD_TYPE, "envelope: \"stream\" is not a string");
 		return tr_bad_frame(out);
 	}
-	if (st.n >= sizeof out->stream || memchr(st.s, '\\', st.n) || memchr(st.s, 0, st.n)) {
+	ptrdiff_t at = st.n < sizeof out->stream ? tr_copy_stream(st.s, st.n, out) : -1;
+
+	if (at < 0) {
 		tr_fail(out, TR_BAD_VALUE, "envelope: \"stream\" is not a plain name under 64 bytes");
 		return tr_bad_frame(out);
 	}
-	memcpy(out->stream, st.s, st.n);
-	out->stream[st.n] = 0;
-	const char *at = (const char *)memchr(st.s, '@', st.n);
-
-	if (!at) {
+	if ((size_t)at == st.n) {
 		tr_fail(out, TR_BAD_UNKNOWN_STREAM, "envelope: \"stream\" has no @kind");
 		return tr_bad_frame(out);
 	}
-	size_t symlen = (size_t)(at - st.s);
-	tr_family fam = tr_stream_family(at + 1, st.n - symlen - 1);
+	size_t symlen = (size_t)at;
+	tr_family fam = tr_stream_family(st.s + at + 1, st.n - symlen - 1);
 
 	if (fam == F_UNKNOWN) {
 		tr_fail(out, TR_BAD_UNKNOWN_STREAM, "envelope: unknown stream kind");
@@ -758,6 +1223,24 @@ static tr_msg_kind tr_raw(const tr_bfields &top, tr_msg *out)
 		return tr_payload(top, F_QUOTE, out);
 	tr_fail(out, TR_BAD_UNKNOWN_STREAM, "payload: no stream, event type or known key set");
 	return tr_bad_frame(out);
+}
+
+/* After the walk, either walk: choose the family and read the slots. */
+static tr_msg_kind tr_binance_decide(const tr_bfields &top, const tr_bfields &data, tr_msg *out)
+{
+	if (top.has(S_STREAM) || top.has(S_DATA))
+		return tr_envelope(top, data, out);
+	if (top.has(S_RESULT) || top.has(S_ERROR))
+		return tr_reply(top, out);
+	if (top.has(S_LASTUPDATEID)) {
+		/* REST depth snapshot (or a partial-depth payload): known, unused. */
+		if (top.tok[S_LASTUPDATEID].type != T_NUM) {
+			tr_fail(out, TR_BAD_TYPE, "snapshot: \"lastUpdateId\" is not a number");
+			return tr_bad_frame(out);
+		}
+		return tr_done(out, TR_MSG_IGNORED);
+	}
+	return tr_raw(top, out);
 }
 
 /* Common prologue: clear *out, size check, iterate, require an object. */
@@ -880,7 +1363,16 @@ extern "C" {
 
 struct tr_parser *tr_parser_new(void)
 {
-	return new (std::nothrow) tr_parser();
+	tr_parser *p = new (std::nothrow) tr_parser();
+
+	/* Sized once for ordinary frames, so the first ones do not allocate;
+	 * simdjson grows the buffers only for a longer frame, and never shrinks
+	 * them. */
+	if (p && p->json.allocate(TR_PARSE_PREALLOC)) {
+		delete p;
+		return nullptr;
+	}
+	return p;
 }
 
 void tr_parser_free(struct tr_parser *p)
@@ -890,6 +1382,24 @@ void tr_parser_free(struct tr_parser *p)
 
 enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
 				  struct tr_msg *out)
+{
+	int k = tr_parse_binance_fast(buf, len, out);
+
+	return k >= 0 ? (enum tr_msg_kind)k : tr_parse_binance_simdjson(p, buf, len, out);
+}
+
+int tr_parse_binance_fast(const char *buf, size_t len, struct tr_msg *out)
+{
+	tr_bfields top, data;
+
+	if (len > TR_PARSE_MAX_FRAME || !tr_fast_collect(buf, len, &top, &data))
+		return -1;
+	memset(out, 0, sizeof *out);
+	return tr_binance_decide(top, data, out);
+}
+
+enum tr_msg_kind tr_parse_binance_simdjson(struct tr_parser *p, const char *buf, size_t len,
+					   struct tr_msg *out)
 {
 	od::document doc;
 	od::object obj;
@@ -901,19 +1411,7 @@ enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t l
 					      "envelope: \"data\" is not an object", out) ||
 	    !tr_end(&doc, out))
 		return tr_bad_frame(out);
-	if (top.has(S_STREAM) || top.has(S_DATA))
-		return tr_envelope(top, data, out);
-	if (top.has(S_RESULT) || top.has(S_ERROR))
-		return tr_reply(top, out);
-	if (top.has(S_LASTUPDATEID)) {
-		/* REST depth snapshot (or a partial-depth payload): known, unused. */
-		if (top.tok[S_LASTUPDATEID].type != T_NUM) {
-			tr_fail(out, TR_BAD_TYPE, "snapshot: \"lastUpdateId\" is not a number");
-			return tr_bad_frame(out);
-		}
-		return tr_done(out, TR_MSG_IGNORED);
-	}
-	return tr_raw(top, out);
+	return tr_binance_decide(top, data, out);
 }
 
 enum tr_msg_kind tr_parse_gateway(struct tr_parser *p, const char *buf, size_t len,

@@ -56,6 +56,16 @@ struct tr_s24 {
 	int have_last;
 	int64_t last, last_ts;
 	uint64_t last_id;
+
+	/* [fast_lo, fast_hi): time span of the newest bucket, so that a trade
+	 * into it needs no division (the common case) */
+	int64_t fast_lo, fast_hi;
+
+	unsigned nwin;
+	struct {
+		int64_t nb;    /* window / bucket_ns */
+		uint64_t head; /* first bucket seq inside the sub-window */
+	} win[TR_S24_MAX_WINDOWS];
 };
 
 void tr_s24_config_default(struct tr_s24_config *cfg)
@@ -194,6 +204,40 @@ static void expire_to(struct tr_s24 *s, int64_t idx)
 		s->hi_head++;
 	while (s->lo_head != s->lo_tail && s->lo[s->lo_head & s->mask] < s->head)
 		s->lo_head++;
+	for (unsigned w = 0; w < s->nwin; w++) {
+		if (s->win[w].head < s->head)
+			s->win[w].head = s->head;
+		while (s->win[w].head != s->tail &&
+		       bucket(s, s->win[w].head)->idx < s->cur - s->win[w].nb)
+			s->win[w].head++;
+	}
+}
+
+int tr_s24_add_window(struct tr_s24 *s, int64_t window_ns)
+{
+	if (window_ns <= 0 || window_ns % s->bucket_ns || window_ns / s->bucket_ns > s->nb)
+		return -EINVAL;
+	if (s->nwin == TR_S24_MAX_WINDOWS)
+		return -ENOSPC;
+	s->win[s->nwin].nb = window_ns / s->bucket_ns;
+	s->win[s->nwin].head = s->head;
+	while (s->win[s->nwin].head != s->tail &&
+	       bucket(s, s->win[s->nwin].head)->idx < s->cur - s->win[s->nwin].nb)
+		s->win[s->nwin].head++;
+	return (int)s->nwin++;
+}
+
+int tr_s24_window_open(const struct tr_s24 *s, unsigned w, int64_t *open)
+{
+	if (w >= s->nwin || s->win[w].head == s->tail)
+		return 0;
+	*open = bucket(s, s->win[w].head)->open;
+	return 1;
+}
+
+int64_t tr_s24_last(const struct tr_s24 *s)
+{
+	return s->have_last ? s->last : 0;
 }
 
 void tr_s24_advance(struct tr_s24 *s, int64_t now)
@@ -208,9 +252,27 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now)
 int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
 	       uint32_t trade_count)
 {
-	int64_t idx = floor_div(ts, s->bucket_ns);
 	struct s24_bucket *e;
 	uint64_t seq;
+
+	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
+		/* Into the newest bucket, still in the window: nothing expires
+		 * that the clock had not already expired. */
+		seq = s->tail - 1;
+		e = bucket(s, seq);
+		if (ts > s->clock)
+			s->clock = ts;
+		if (price > e->high) {
+			e->high = price;
+			push_high(s, seq);
+		}
+		if (price < e->low) {
+			e->low = price;
+			push_low(s, seq);
+		}
+		goto sums;
+	}
+	int64_t idx = floor_div(ts, s->bucket_ns);
 	int first = !s->started;
 
 	expire_to(s, idx);
@@ -230,6 +292,8 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 		e->volume = e->quote = 0;
 		push_high(s, seq);
 		push_low(s, seq);
+		s->fast_lo = idx * s->bucket_ns;
+		s->fast_hi = s->fast_lo + s->bucket_ns;
 	} else {
 		seq = s->tail - 1;
 		e = bucket(s, seq);
@@ -242,6 +306,7 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 			push_low(s, seq);
 		}
 	}
+sums:
 	e->count += trade_count;
 	e->volume += qty;
 	e->quote += (i128)price * qty;
@@ -381,7 +446,10 @@ size_t tr_s24_movers(const struct tr_stats24h *const *stats, size_t count, size_
 	for (size_t i = 0; i < count; i++) {
 		if (!stats[i] || stats[i]->trade_count == 0)
 			continue;
-		struct tr_mover m = {.symbol_id = (uint32_t)i, .change_pct = stats[i]->change_pct};
+		struct tr_mover m = {.symbol_id = (uint32_t)i,
+				     .change_pct = stats[i]->change_pct,
+				     .last = stats[i]->last,
+				     .open = stats[i]->open};
 		insert(best, &nb, n, &m, better);
 		insert(worst, &nw, n, &m, worse);
 	}

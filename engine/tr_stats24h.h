@@ -4,8 +4,9 @@
  * shows - last, open (first trade in the window), high, low, change, change %,
  * volume, quote volume, trade count, first and last trade id, VWAP - over a
  * window of trade time that slides as trades arrive and as the engine's clock
- * advances. The window length is a parameter: the engine keeps a 24 h window
- * for the ticker and a 1 h one for the 1 h movers, both fed the same trades.
+ * advances. The window length is a parameter (24 h for the ticker); shorter
+ * sub-windows ending at the same clock (1 h for the movers, alert windows)
+ * ride on the same buckets (tr_s24_add_window).
  *
  * Window. Time is cut into buckets of bucket_ns (default 1 s) aligned to the
  * Unix epoch. At clock T (the latest trade time or tr_s24_advance() time) the
@@ -85,15 +86,24 @@ int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out);
 /* Trades in the window, as tr_stats24h.trade_count. */
 uint64_t tr_s24_trade_count(const struct tr_s24 *s);
 
-/* Top movers. */
-struct tr_mover {
-	uint32_t symbol_id;
-	uint32_t reserved;
-	int64_t change_pct; /* percent x 1e-8, as tr_stats24h.change_pct */
-};
+/* Sub-windows: a shorter window ending at the same clock (the 1 h movers
+ * window, an alert's "change within 5 min"), kept as a second head in the
+ * same bucket ring, so a trade costs nothing more. window_ns must be a
+ * multiple of bucket_ns and at most the main window. Returns its index (at
+ * most TR_S24_MAX_WINDOWS of them) or -EINVAL / -ENOSPC. */
+#define TR_S24_MAX_WINDOWS 8
+int tr_s24_add_window(struct tr_s24 *s, int64_t window_ns);
+
+/* The first trade still in sub-window w ([floor(T) - window, T] as for the
+ * main window): 1 with *open set, 0 if the sub-window holds no trade. */
+int tr_s24_window_open(const struct tr_s24 *s, unsigned w, int64_t *open);
+
+/* The latest trade price ever counted (tr_stats24h.last); 0 before any. */
+int64_t tr_s24_last(const struct tr_s24 *s);
 
 /* Rank the symbols by change_pct: stats[i] is symbol i's window (24 h or
- * 1 h; NULL or trade_count 0: not ranked). Writes the n largest changes,
+ * 1 h; NULL or trade_count 0: not ranked). Fills symbol_id, change_pct,
+ * last and open of struct tr_mover (shm/tr_abi.h). Writes the n largest changes,
  * largest first, to best[] and the n smallest, smallest first, to worst[];
  * equal changes rank the lower symbol id first. With fewer than 2n ranked
  * symbols a symbol can appear in both lists. Returns how many entries each

@@ -9,9 +9,11 @@
 #include <time.h>
 
 #include "tr_err.h"
+#include "tr_kafka.h"
 #include "tr_redis.h"
 
 static const struct tr_mirror_def *const mirrors[] = {
+    &tr_mirror_kafka,
     &tr_mirror_redis,
     NULL,
 };

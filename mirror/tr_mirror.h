@@ -51,6 +51,9 @@ struct tr_mirror_stats {
 	_Atomic uint64_t checkpoint[TR_NKINDS];
 	_Atomic unsigned kinds; /* 1 << kind for each ring it reads */
 	_Atomic int connected;	/* 1 while the server is reachable */
+	/* kafka: */
+	_Atomic uint64_t kafka_stalls;	/* reading paused: producer queue or window full */
+	_Atomic uint64_t kafka_resends; /* records sent again after a final delivery error */
 	/* redis: */
 	_Atomic uint64_t redis_published;   /* PUBLISH acknowledged */
 	_Atomic uint64_t redis_receivers;   /* subscribers those PUBLISHes reached, summed */

@@ -12,6 +12,7 @@
  *   offset 0              superblock (tr_superblock, 8 KiB)
  *   symbols.offset        symbol table: symbol_capacity x tr_symbol (64 B)
  *   latest.offset         latest table: symbol_capacity x tr_latest (8 KiB)
+ *   movers.offset         top movers (tr_movers), one table under a seqlock
  *   rings[k].offset       ring k: tr_ring_hdr (128 B), then slot_count slots
  *                         of slot_size bytes; kinds trade, quote, candle, event
  *
@@ -29,6 +30,7 @@
  *
  * Latest table: one tr_latest per symbol under a seqlock `lock` (odd while the
  * writer updates it). Readers retry when it is odd or changed across the copy.
+ * The movers table has its own seqlock, used the same way.
  */
 #ifndef TR_ABI_H
 #define TR_ABI_H
@@ -263,9 +265,62 @@ struct tr_symbol {
 #define TR_LATEST_TRADE (1u << 0)
 #define TR_LATEST_QUOTE (1u << 1)
 #define TR_LATEST_STATS (1u << 2)
+#define TR_LATEST_ANALYTICS (1u << 3)	      /* tr_latest.analytics */
 #define TR_LATEST_CANDLE(i) (1u << (8 + (i))) /* i < TR_MAX_INTERVALS */
 
-/* Latest values of one symbol. 8 KiB; the tail is reserved for analytics. */
+/* tr_sym_analytics.flags */
+#define TR_SYMA_STALE (1u << 0)	  /* no trade for symbol-stale-ms; cleared by the next trade */
+#define TR_SYMA_OUTLIER (1u << 1) /* reference and mad are set (the window is full) */
+#define TR_SYMA_H1 (1u << 2)	  /* the 1 h window holds trades: open_1h, change_1h valid */
+
+/* Per-symbol analytics state. 64 bytes. */
+struct tr_sym_analytics {
+	int64_t open_1h;       /* first trade of the rolling 1 h window */
+	int64_t change_1h;     /* last - open_1h */
+	int64_t change_pct_1h; /* percent x 1e-8 */
+	int64_t reference;     /* price outlier check: median of the recent trades */
+	int64_t mad;	       /* their median absolute deviation (before the floor) */
+	uint64_t outliers;     /* trades flagged TR_TRADE_OUTLIER */
+	int64_t last_trade_ns; /* engine clock of the last trade (stale check) */
+	uint32_t flags;	       /* TR_SYMA_* */
+	uint32_t reserved;
+};
+
+/* tr_indicators.valid bits */
+#define TR_IND_V_SMA(i) (1u << (i))	  /* i < 4 */
+#define TR_IND_V_EMA(i) (1u << (4 + (i))) /* i < 4 */
+#define TR_IND_V_RSI (1u << 8)
+#define TR_IND_V_MACD (1u << 9)
+#define TR_IND_V_MACD_SIGNAL (1u << 10)
+#define TR_IND_V_MACD_HIST (1u << 11)
+#define TR_IND_V_BB (1u << 12)	 /* bb_mid, bb_upper, bb_lower */
+#define TR_IND_V_UNDEF INT64_MIN /* value of a field whose valid bit is clear */
+
+/* Indicators of one symbol and interval after its latest closed candle.
+ * 192 bytes. The periods say what each value is; a period of 0 is off. */
+struct tr_indicators {
+	int64_t open_time; /* of the last closed candle fed (ns); 0: none yet */
+	uint64_t closes;   /* closed candles fed since the engine started (or warm start) */
+	uint32_t valid;	   /* TR_IND_V_* */
+	uint32_t interval_s;
+	uint16_t sma_period[4];
+	uint16_t ema_period[4];
+	uint16_t rsi_period;
+	uint16_t macd_fast_period, macd_slow_period, macd_signal_period;
+	uint16_t bb_period;
+	uint8_t revision; /* of the candle fed last */
+	uint8_t reserved0;
+	uint32_t reserved1;
+	int64_t bb_k; /* band width in standard deviations x 1e-8 */
+	int64_t sma[4];
+	int64_t ema[4];
+	int64_t rsi; /* 0..100 x 1e-8 */
+	int64_t macd, macd_signal, macd_hist;
+	int64_t bb_mid, bb_upper, bb_lower;
+	int64_t close; /* the close fed last */
+};
+
+/* Latest values of one symbol. 8 KiB; the tail is reserved. */
 struct tr_latest {
 	uint64_t lock; /* seqlock: odd while the writer updates the entry */
 	uint32_t symbol_id;
@@ -276,7 +331,40 @@ struct tr_latest {
 	struct tr_quote quote;
 	struct tr_stats24h stats;
 	struct tr_candle candles[TR_MAX_INTERVALS]; /* superblock intervals_s[i] */
-	uint8_t reserved1[8192 - 2368];
+	struct tr_sym_analytics analytics;
+	struct tr_indicators indicators[TR_MAX_INTERVALS]; /* same slots as candles */
+	uint8_t reserved1[8192 - 5504];
+};
+
+/* Top movers. */
+#define TR_MOVERS_MAX 32 /* entries per list */
+enum tr_movers_list {
+	TR_MOVERS_GAIN_24H = 0, /* largest change_pct first */
+	TR_MOVERS_LOSS_24H = 1, /* smallest (most negative) first */
+	TR_MOVERS_GAIN_1H = 2,
+	TR_MOVERS_LOSS_1H = 3,
+	TR_MOVERS_NLISTS = 4
+};
+
+/* One ranked symbol. 32 bytes. */
+struct tr_mover {
+	uint32_t symbol_id;
+	uint32_t reserved;
+	int64_t change_pct; /* percent x 1e-8 over the list's window */
+	int64_t last;
+	int64_t open; /* first trade of the window */
+};
+
+/* The movers section: four ranked lists under one seqlock, rebuilt by the
+ * engine once a second. A symbol is ranked when its window holds trades;
+ * equal changes rank the lower symbol id first. 4160 bytes. */
+struct tr_movers {
+	uint64_t lock;			  /* seqlock, as tr_latest.lock */
+	int64_t ts_update;		  /* engine clock of the ranking, ns; 0: never ranked */
+	uint32_t count[TR_MOVERS_NLISTS]; /* entries used in each list */
+	uint32_t ranked[2];		  /* symbols ranked: 24 h, 1 h */
+	uint8_t reserved0[24];
+	struct tr_mover list[TR_MOVERS_NLISTS][TR_MOVERS_MAX];
 };
 
 /* Where a ring lives. 32 bytes. */
@@ -321,7 +409,8 @@ struct tr_superblock {
 	uint32_t symbol_capacity;
 	uint32_t latest_entry_size;
 	uint32_t interval_count;
-	uint32_t reserved1[5];
+	uint32_t reserved1;
+	struct tr_section movers; /* tr_movers */
 
 	/* candle intervals in latest.candles[], seconds: 64 bytes */
 	uint32_t intervals_s[TR_MAX_INTERVALS];
@@ -445,11 +534,43 @@ TR_ASSERT_OFF(tr_latest, trade, 64);
 TR_ASSERT_OFF(tr_latest, quote, 128);
 TR_ASSERT_OFF(tr_latest, stats, 192);
 TR_ASSERT_OFF(tr_latest, candles, 320);
+TR_ASSERT_OFF(tr_latest, analytics, 2368);
+TR_ASSERT_OFF(tr_latest, indicators, 2432);
+TR_ASSERT_OFF(tr_latest, reserved1, 5504);
+_Static_assert(sizeof(struct tr_sym_analytics) == 64, "symbol analytics");
+TR_ASSERT_OFF(tr_sym_analytics, reference, 24);
+TR_ASSERT_OFF(tr_sym_analytics, last_trade_ns, 48);
+TR_ASSERT_OFF(tr_sym_analytics, flags, 56);
+_Static_assert(sizeof(struct tr_indicators) == 192, "indicators");
+TR_ASSERT_OFF(tr_indicators, valid, 16);
+TR_ASSERT_OFF(tr_indicators, interval_s, 20);
+TR_ASSERT_OFF(tr_indicators, sma_period, 24);
+TR_ASSERT_OFF(tr_indicators, ema_period, 32);
+TR_ASSERT_OFF(tr_indicators, rsi_period, 40);
+TR_ASSERT_OFF(tr_indicators, bb_period, 48);
+TR_ASSERT_OFF(tr_indicators, revision, 50);
+TR_ASSERT_OFF(tr_indicators, bb_k, 56);
+TR_ASSERT_OFF(tr_indicators, sma, 64);
+TR_ASSERT_OFF(tr_indicators, ema, 96);
+TR_ASSERT_OFF(tr_indicators, rsi, 128);
+TR_ASSERT_OFF(tr_indicators, macd, 136);
+TR_ASSERT_OFF(tr_indicators, bb_mid, 160);
+TR_ASSERT_OFF(tr_indicators, close, 184);
+_Static_assert(sizeof(struct tr_mover) == 32, "mover");
+TR_ASSERT_OFF(tr_mover, change_pct, 8);
+TR_ASSERT_OFF(tr_mover, last, 16);
+TR_ASSERT_OFF(tr_mover, open, 24);
+_Static_assert(sizeof(struct tr_movers) == 64 + TR_MOVERS_NLISTS * TR_MOVERS_MAX * 32, "movers");
+TR_ASSERT_OFF(tr_movers, ts_update, 8);
+TR_ASSERT_OFF(tr_movers, count, 16);
+TR_ASSERT_OFF(tr_movers, ranked, 32);
+TR_ASSERT_OFF(tr_movers, list, 64);
 _Static_assert(sizeof(struct tr_ring_desc) == 32, "ring desc");
 _Static_assert(sizeof(struct tr_ring_hdr) == 128, "ring header");
 TR_ASSERT_OFF(tr_ring_hdr, published, 64);
 _Static_assert(sizeof(struct tr_superblock) == 8192, "superblock");
 TR_ASSERT_OFF(tr_superblock, symbols, 64);
+TR_ASSERT_OFF(tr_superblock, movers, 112);
 TR_ASSERT_OFF(tr_superblock, intervals_s, 128);
 TR_ASSERT_OFF(tr_superblock, rings, 192);
 TR_ASSERT_OFF(tr_superblock, engine_pid, 320);

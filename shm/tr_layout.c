@@ -98,6 +98,50 @@ static const struct field {
     F(tr_stats24h, last_trade_id),
     F(tr_stats24h, vwap),
     F(tr_stats24h, ts_update),
+    S(tr_sym_analytics),
+    F(tr_sym_analytics, open_1h),
+    F(tr_sym_analytics, change_1h),
+    F(tr_sym_analytics, change_pct_1h),
+    F(tr_sym_analytics, reference),
+    F(tr_sym_analytics, mad),
+    F(tr_sym_analytics, outliers),
+    F(tr_sym_analytics, last_trade_ns),
+    F(tr_sym_analytics, flags),
+    S(tr_indicators),
+    F(tr_indicators, open_time),
+    F(tr_indicators, closes),
+    F(tr_indicators, valid),
+    F(tr_indicators, interval_s),
+    F(tr_indicators, sma_period),
+    F(tr_indicators, ema_period),
+    F(tr_indicators, rsi_period),
+    F(tr_indicators, macd_fast_period),
+    F(tr_indicators, macd_slow_period),
+    F(tr_indicators, macd_signal_period),
+    F(tr_indicators, bb_period),
+    F(tr_indicators, revision),
+    F(tr_indicators, bb_k),
+    F(tr_indicators, sma),
+    F(tr_indicators, ema),
+    F(tr_indicators, rsi),
+    F(tr_indicators, macd),
+    F(tr_indicators, macd_signal),
+    F(tr_indicators, macd_hist),
+    F(tr_indicators, bb_mid),
+    F(tr_indicators, bb_upper),
+    F(tr_indicators, bb_lower),
+    F(tr_indicators, close),
+    S(tr_mover),
+    F(tr_mover, symbol_id),
+    F(tr_mover, change_pct),
+    F(tr_mover, last),
+    F(tr_mover, open),
+    S(tr_movers),
+    F(tr_movers, lock),
+    F(tr_movers, ts_update),
+    F(tr_movers, count),
+    F(tr_movers, ranked),
+    F(tr_movers, list),
     S(tr_symbol),
     F(tr_symbol, id),
     F(tr_symbol, venue_id),
@@ -112,6 +156,8 @@ static const struct field {
     F(tr_latest, quote),
     F(tr_latest, stats),
     F(tr_latest, candles),
+    F(tr_latest, analytics),
+    F(tr_latest, indicators),
     S(tr_ring_desc),
     F(tr_ring_desc, offset),
     F(tr_ring_desc, slot_count),
@@ -133,6 +179,7 @@ static const struct field {
     F(tr_superblock, symbol_capacity),
     F(tr_superblock, latest_entry_size),
     F(tr_superblock, interval_count),
+    F(tr_superblock, movers),
     F(tr_superblock, intervals_s),
     F(tr_superblock, rings),
     F(tr_superblock, engine_pid),
@@ -241,6 +288,9 @@ uint64_t tr_layout_plan(const struct tr_geometry *g, struct tr_superblock *sb)
 	sb->latest.offset = off;
 	sb->latest.size = (uint64_t)g->symbol_capacity * sizeof(struct tr_latest);
 	off = align_up(off + sb->latest.size, TR_SECTION_ALIGN);
+	sb->movers.offset = off;
+	sb->movers.size = sizeof(struct tr_movers);
+	off = align_up(off + sb->movers.size, TR_SECTION_ALIGN);
 	for (unsigned k = 0; k < TR_NKINDS; k++) {
 		struct tr_ring_desc *d = &sb->rings[k];
 
@@ -291,7 +341,9 @@ int tr_layout_check(const struct tr_superblock *sb, uint64_t file_size)
 	    sb->symbols.size != (uint64_t)sb->symbol_capacity * sizeof(struct tr_symbol) ||
 	    sb->latest.size != (uint64_t)sb->symbol_capacity * sizeof(struct tr_latest) ||
 	    !section_ok(sb->symbols.offset, sb->symbols.size, lim) ||
-	    !section_ok(sb->latest.offset, sb->latest.size, lim))
+	    !section_ok(sb->latest.offset, sb->latest.size, lim) ||
+	    sb->movers.size != sizeof(struct tr_movers) ||
+	    !section_ok(sb->movers.offset, sb->movers.size, lim))
 		return tr_err(TR_ELAYOUT, "inconsistent section table");
 	for (unsigned k = 0; k < TR_NKINDS; k++) {
 		const struct tr_ring_desc *d = &sb->rings[k];

@@ -343,6 +343,30 @@ int tr_interval_index(const struct tr_region *r, uint32_t interval_s)
 	return tr_err(ENOENT, "interval %us is not configured", interval_s);
 }
 
+/* Copy [off, off+len) of a seqlock-protected block whose lock word is *lock
+ * (and, if valid is not NULL, its valid word) into out. 0 or -EAGAIN. */
+static int seqlock_read(const uint64_t *lock, const uint32_t *valid_word, const uint8_t *base,
+			size_t off, size_t len, uint32_t *valid, void *out)
+{
+	for (long tries = 0; tries < 10000000; tries++) {
+		/* Pairs with the writer's release store that ends an update. */
+		uint64_t v = tr_load_acquire(lock);
+		if (v & 1) {
+			tr_cpu_relax();
+			continue;
+		}
+		if (valid_word)
+			*valid = tr_load_relaxed(valid_word); /* checked by the lock re-load */
+		tr_copy_from_shared(out, base + off, len);
+		/* Orders the copy before the re-check; pairs with the writer's
+		 * release fence after it made the lock odd. */
+		tr_fence_acquire();
+		if (tr_load_relaxed(lock) == v)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
 /* Copy part [off, off+len) of a symbol's latest entry under its seqlock. */
 static int latest_read(const struct tr_region *r, uint32_t sym, size_t off, size_t len,
 		       uint32_t bit, void *out)
@@ -351,23 +375,11 @@ static int latest_read(const struct tr_region *r, uint32_t sym, size_t off, size
 		return tr_err(ENOENT, "no symbol id %u", sym);
 	const struct tr_latest *l =
 	    (const struct tr_latest *)(r->base + r->sb->latest.offset) + sym;
-	for (long tries = 0; tries < 10000000; tries++) {
-		/* Pairs with the writer's release store that ends an update. */
-		uint64_t v = tr_load_acquire(&l->lock);
-		if (v & 1) {
-			tr_cpu_relax();
-			continue;
-		}
-		uint32_t valid = tr_load_relaxed(&l->valid); /* checked by the lock re-load */
-		tr_copy_from_shared(out, (const uint8_t *)l + off, len);
-		/* Orders the copy before the re-check; pairs with the writer's
-		 * release fence after it made the lock odd. */
-		tr_fence_acquire();
-		if (tr_load_relaxed(&l->lock) == v)
-			return valid & bit ? 0 : -ENODATA;
-	}
-	return tr_err(EAGAIN, "latest entry of symbol %u stays locked: engine died mid-update?",
-		      sym);
+	uint32_t valid = 0;
+	if (seqlock_read(&l->lock, &l->valid, (const uint8_t *)l, off, len, &valid, out) < 0)
+		return tr_err(
+		    EAGAIN, "latest entry of symbol %u stays locked: engine died mid-update?", sym);
+	return valid & bit ? 0 : -ENODATA;
 }
 
 int tr_latest_trade(const struct tr_region *r, uint32_t sym, struct tr_trade *out)
@@ -394,6 +406,35 @@ int tr_latest_candle(const struct tr_region *r, uint32_t sym, unsigned i, struct
 		return tr_err(EINVAL, "interval index %u", i);
 	return latest_read(r, sym, offsetof(struct tr_latest, candles) + i * sizeof *out,
 			   sizeof *out, TR_LATEST_CANDLE(i), out);
+}
+
+int tr_latest_analytics(const struct tr_region *r, uint32_t sym, struct tr_sym_analytics *out)
+{
+	return latest_read(r, sym, offsetof(struct tr_latest, analytics), sizeof *out,
+			   TR_LATEST_ANALYTICS, out);
+}
+
+int tr_latest_indicators(const struct tr_region *r, uint32_t sym, unsigned i,
+			 struct tr_indicators *out)
+{
+	if (i >= TR_MAX_INTERVALS)
+		return tr_err(EINVAL, "interval index %u", i);
+	int rc = latest_read(r, sym, offsetof(struct tr_latest, indicators) + i * sizeof *out,
+			     sizeof *out, TR_LATEST_ANALYTICS, out);
+	return rc == 0 && out->closes == 0 ? -ENODATA : rc;
+}
+
+int tr_movers(const struct tr_region *r, struct tr_movers *out)
+{
+	const struct tr_movers *m = (const struct tr_movers *)(r->base + r->sb->movers.offset);
+
+	if (seqlock_read(&m->lock, NULL, (const uint8_t *)m, 0, sizeof *out, NULL, out) < 0)
+		return tr_err(EAGAIN, "movers table stays locked: engine died mid-update?");
+	out->lock = 0;
+	for (int k = 0; k < TR_MOVERS_NLISTS; k++)
+		if (out->count[k] > TR_MOVERS_MAX)
+			out->count[k] = TR_MOVERS_MAX; /* never trust a count from the region */
+	return out->ts_update ? 0 : -ENODATA;
 }
 
 int tr_cursor_init(struct tr_cursor *c, const struct tr_region *r, unsigned kind, enum tr_join join,

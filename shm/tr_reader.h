@@ -85,6 +85,16 @@ int tr_latest_quote(const struct tr_region *r, uint32_t sym, struct tr_quote *ou
 int tr_latest_stats(const struct tr_region *r, uint32_t sym, struct tr_stats24h *out);
 int tr_latest_candle(const struct tr_region *r, uint32_t sym, unsigned interval_index,
 		     struct tr_candle *out);
+/* Analytics of a symbol: 1 h change, outlier reference, stale flag. */
+int tr_latest_analytics(const struct tr_region *r, uint32_t sym, struct tr_sym_analytics *out);
+/* Indicators of a symbol for latest-table interval slot i, after its latest
+ * closed candle; -ENODATA before the first close. Check out->valid per value. */
+int tr_latest_indicators(const struct tr_region *r, uint32_t sym, unsigned interval_index,
+			 struct tr_indicators *out);
+/* The movers table (four ranked lists), consistent under its seqlock; 0,
+ * -ENODATA (never ranked yet) or -EAGAIN. */
+int tr_movers(const struct tr_region *r, struct tr_movers *out);
+
 /* Index of an interval (seconds) in the latest table, or -ENOENT. */
 int tr_interval_index(const struct tr_region *r, uint32_t interval_s);
 

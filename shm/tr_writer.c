@@ -445,6 +445,25 @@ void tr_latest_end(struct tr_latest *l)
 	tr_store_release(&l->lock, tr_load_relaxed(&l->lock) + 1);
 }
 
+struct tr_movers *tr_movers_begin(struct tr_writer *w)
+{
+	struct tr_movers *m = (struct tr_movers *)(w->base + w->sb->movers.offset);
+	uint64_t v = tr_load_relaxed(&m->lock); /* our own store */
+
+	tr_store_relaxed(&m->lock, v + 1); /* odd: update in progress */
+	/* Orders the odd lock before the table stores; pairs with the reader's
+	 * acquire fence before it re-checks the lock. */
+	tr_fence_release();
+	return m;
+}
+
+void tr_movers_end(struct tr_movers *m)
+{
+	/* Even again: publishes the table; pairs with the reader's acquire load
+	 * of lock at the start of its copy. */
+	tr_store_release(&m->lock, tr_load_relaxed(&m->lock) + 1);
+}
+
 void tr_writer_heartbeat(struct tr_writer *w)
 {
 	/* Pairs with the relaxed heartbeat load in reader liveness checks. */

@@ -123,6 +123,11 @@ static inline void tr_latest_mark(struct tr_latest *l, uint32_t bits)
 			 tr_load_relaxed(&l->valid) | bits); /* published by tr_latest_end */
 }
 
+/* Movers table update: begin, write it (tr_latest_put() works on any part),
+ * end. Same seqlock protocol as a latest entry. */
+struct tr_movers *tr_movers_begin(struct tr_writer *w);
+void tr_movers_end(struct tr_movers *m);
+
 /* Stamp the heartbeat with CLOCK_REALTIME now; call at >= 10 Hz. */
 void tr_writer_heartbeat(struct tr_writer *w);
 

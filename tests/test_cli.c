@@ -786,7 +786,7 @@ Test(cli, format_event_json_per_type, .init = format_region, .fini = format_done
 	snprintf(want, sizeof want,
 		 "%s\"event\":\"alert\",\"ts_event\":1714564800000000000,"
 		 "\"ts_recv\":1714564800000000500,\"severity\":\"info\",\"rule_id\":4,"
-		 "\"rule_kind\":2,\"value\":\"65000\",\"threshold\":\"64000\","
+		 "\"rule_kind\":2,\"rule\":\"change\",\"value\":\"65000\",\"threshold\":\"64000\","
 		 "\"text\":\"btc > 64k\"}",
 		 head);
 	expect_json(TR_KIND_EVENT, &e, want);

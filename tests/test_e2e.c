@@ -661,3 +661,93 @@ Test(e2e, replay_files_and_continue_the_sequence_from_the_journal, .timeout = 18
 	tr_region_close(reg);
 	finish_run(&r);
 }
+
+/* The two recorded days as a capture of their trade and bookTicker lines, where every 5th
+ * frame carries one more member holding multi-byte UTF-8 and escapes, so that fragment
+ * cuts fall inside those as well as inside numbers and names. The engine skips the member;
+ * the trades are the recorded ones. Returns the number of frames written. */
+static uint64_t write_noted_days(const char *path)
+{
+	static const char *files[] = {DAY1, DAY2};
+	static const char note[] =
+	    ",\"note\":\"caf\xc3\xa9 \\u00e9 \xe2\x9c\x93 \\\"q\\\" \\\\ \xf0\x9f\x93\x88\"";
+	static char line[1 << 20];
+	char src[600];
+	uint64_t n = 0;
+	gzFile out = gzopen(path, "wb1");
+
+	cr_assert_not_null(out, "%s", path);
+	for (int i = 0; i < 2; i++) {
+		snprintf(src, sizeof src, "%s/%s", e2e_data(), files[i]);
+		gzFile in = gzopen(src, "rb");
+		cr_assert_not_null(in, "%s", src);
+		while (gzgets(in, line, sizeof line)) {
+			if (!strstr(line, "@trade\"") && !strstr(line, "@bookTicker\""))
+				continue;
+			size_t len = strcspn(line, "\r\n");
+			cr_assert(len > 2 && line[len - 1] == '}' && line[len - 2] == '}');
+			if (n++ % 5 == 0) /* before the data object's closing brace */
+				cr_assert_gt(
+				    gzprintf(out, "%.*s%s}}\n", (int)(len - 2), line, note), 0);
+			else
+				cr_assert_gt(gzprintf(out, "%.*s\n", (int)len, line), 0);
+		}
+		gzclose(in);
+	}
+	cr_assert_eq(gzclose(out), Z_OK);
+	return n;
+}
+
+/* Every frame in WebSocket fragments: 7 per message at random cut points, every 13th
+ * message a byte per fragment (so every cut position of those frames, inside numbers,
+ * names, escapes and UTF-8 sequences), and after every 25000th frame an extra message
+ * just over the 1 MiB frame limit in 64 KiB fragments. Every trade arrives exactly once;
+ * each oversize message is dropped and counted, and the connection carries on. */
+Test(e2e, fragmented_frames_reassemble_every_trade_once, .timeout = 300)
+{
+	struct run r;
+	struct seen s = {0};
+	struct tr_cursor c;
+	char days[128];
+
+	cr_assert_eq(count_trades(), NTRADES);
+	setup_run(&r, "frag");
+	snprintf(days, sizeof days, "%s/days.gz", r.dir);
+	cr_assert_eq(write_noted_days(days), NTRADES + 28040 + 45134);
+	char *argv[] = {(char *)"exsim",
+			(char *)"--port",
+			(char *)"0",
+			(char *)"--speed",
+			(char *)"max",
+			(char *)"--replay",
+			days,
+			(char *)"--fragment",
+			(char *)"7",
+			(char *)"--fragment-bytes-every",
+			(char *)"13",
+			(char *)"--oversize-every",
+			(char *)"25000",
+			(char *)"--seed",
+			(char *)"7",
+			NULL};
+	int fd;
+	r.exsim = e2e_spawn(argv, &fd, r.log);
+	r.port = e2e_exsim_port(fd);
+	close(fd);
+	snprintf(r.url, sizeof r.url, "binance ws://127.0.0.1:%d", r.port);
+	start_engine(&r);
+	struct tr_region *reg = e2e_region(r.inst);
+	tr_cursor_init(&c, reg, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
+	s.next_id = first_id;
+	follow(reg, &c, &s, NTRADES, e2e_now() + 240 * 1000000000ll, NULL, NULL);
+	expect_all(&s);
+	expect_quiet(&c);
+	cr_assert_eq(tr_region_counter(reg, TR_CTR_QUOTES), 28040 + 45134, "every quote too");
+	uint64_t big = log_count(r.log, "oversize message");
+	cr_assert_eq(big, 3, "exsim sent one after frames 25000, 50000 and 75000");
+	cr_assert_eq(tr_region_counter(reg, TR_CTR_BAD_OVERSIZE), big, "each one counted");
+	cr_assert_eq(bad_counters(reg), big, "and nothing else was rejected");
+	cr_assert_eq(tr_region_counter(reg, TR_CTR_RECONNECTS), 0, "on the same connection");
+	tr_region_close(reg);
+	finish_run(&r);
+}

@@ -1,5 +1,6 @@
 /* test_layout.c - the region geometry and the layout hash. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,46 @@ Test(layout, check_rejects_inconsistent_superblocks)
 	bad = sb;
 	bad.rings[1].kind = 0;
 	cr_assert_eq(tr_layout_check(&bad, size), -TR_ELAYOUT);
+	bad = sb;
+	bad.movers.size = 64; /* a movers table must be whole */
+	cr_assert_eq(tr_layout_check(&bad, size), -TR_ELAYOUT);
+	bad = sb;
+	bad.movers.offset = size - 64;
+	cr_assert_eq(tr_layout_check(&bad, size), -TR_ELAYOUT);
+	bad = sb;
+	bad.movers.offset = 100; /* inside the superblock */
+	cr_assert_eq(tr_layout_check(&bad, size), -TR_ELAYOUT);
+}
+
+Test(layout, analytics_records_and_the_movers_section)
+{
+	struct tr_geometry g;
+	struct tr_superblock sb;
+
+	cr_assert_eq(sizeof(struct tr_sym_analytics), 64);
+	cr_assert_eq(sizeof(struct tr_indicators), 192);
+	cr_assert_eq(sizeof(struct tr_mover), 32);
+	cr_assert_eq(sizeof(struct tr_movers), 64 + 4 * 32 * 32);
+	cr_assert_eq(offsetof(struct tr_latest, analytics), 2368);
+	cr_assert_eq(offsetof(struct tr_latest, indicators), 2432);
+	cr_assert_leq(offsetof(struct tr_latest, indicators) +
+			  TR_MAX_INTERVALS * sizeof(struct tr_indicators),
+		      sizeof(struct tr_latest), "indicators fit the 8 KiB entry");
+	const char *d = tr_layout_describe();
+	cr_assert_not_null(strstr(d, "tr_latest.indicators@2432:3072;"));
+	cr_assert_not_null(strstr(d, "tr_superblock.movers@112:16;"));
+	cr_assert_not_null(strstr(d, "tr_indicators.rsi@128:8;"));
+	cr_assert_not_null(strstr(d, "tr_movers.list@64:4096;"));
+	/* the movers section sits after the latest table, before the rings */
+	tr_geometry_default(&g);
+	g.symbol_capacity = 3;
+	memset(&sb, 0, sizeof sb);
+	uint64_t size = tr_layout_plan(&g, &sb);
+	cr_assert_eq(sb.movers.size, sizeof(struct tr_movers));
+	cr_assert_eq(sb.movers.offset % TR_SECTION_ALIGN, 0);
+	cr_assert_geq(sb.movers.offset, sb.latest.offset + sb.latest.size);
+	cr_assert_leq(sb.movers.offset + sb.movers.size, sb.rings[0].offset);
+	cr_assert_eq(tr_layout_check(&sb, size), 0, "%s", tr_errmsg());
 }
 
 Test(layout, names_of_kinds_and_counters)

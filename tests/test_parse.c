@@ -146,7 +146,42 @@ static size_t strip_envelope(const char *frame, char *out)
 
 struct counts {
 	long lines, trades, aggtrades, quotes, ignored, replies, bad, nonmarket, depth, snapshot;
+	long fast; /* frames tr_parse_binance_fast took */
 };
+
+/* Two results byte for byte (each path starts from a zeroed struct). */
+static void expect_same_msg(const struct tr_msg *a, const struct tr_msg *b, const char *f)
+{
+	cr_assert_eq(a->kind, b->kind, "%s", f);
+	cr_assert_eq(a->bad, b->bad, "%s", f);
+	cr_assert(!a->why == !b->why && (!a->why || !strcmp(a->why, b->why)), "%s: %s / %s", f,
+		  a->why ? a->why : "-", b->why ? b->why : "-");
+	cr_assert(!memcmp(a->symbol, b->symbol, sizeof a->symbol), "%s", f);
+	cr_assert(!memcmp(a->stream, b->stream, sizeof a->stream), "%s", f);
+	cr_assert(!memcmp(a->venue, b->venue, sizeof a->venue), "%s", f);
+	cr_assert(!memcmp(&a->u, &b->u, sizeof a->u), "%s", f);
+}
+
+/* tr_parse_binance on a padded frame, checked against both of its paths: the
+ * general path alone must give the same struct, and so must the fast path
+ * whenever it takes the frame (then *fast is set). */
+static enum tr_msg_kind parse_both(struct tr_parser *p, const char *f, size_t len, struct tr_msg *m,
+				   int *fast)
+{
+	struct tr_msg g, q;
+	enum tr_msg_kind k = tr_parse_binance(p, f, len, m);
+
+	cr_assert_eq(tr_parse_binance_simdjson(p, f, len, &g), k, "%.300s", f);
+	expect_same_msg(m, &g, f);
+	int fk = tr_parse_binance_fast(f, len, &q);
+
+	*fast = fk >= 0;
+	if (*fast) {
+		cr_assert_eq(fk, (int)k, "%.300s", f);
+		expect_same_msg(&q, &g, f);
+	}
+	return k;
+}
 
 static void check_trade(const struct tr_msg *m, const char *f)
 {
@@ -222,7 +257,8 @@ static struct counts run_file(const char *rel)
 		if (!f)
 			continue;
 		c.lines++;
-		enum tr_msg_kind k = tr_parse_binance(p, f, len, &m);
+		int fast, rfast;
+		enum tr_msg_kind k = parse_both(p, f, len, &m, &fast);
 
 		cr_assert(k >= TR_MSG_BAD && k <= TR_MSG_IGNORED);
 		cr_assert_eq(k == TR_MSG_BAD, m.bad != TR_BAD_NONE);
@@ -233,6 +269,10 @@ static struct counts run_file(const char *rel)
 		}
 		const char *stream = strstr(f, "\"stream\":\"");
 
+		c.fast += fast;
+		/* The fast path takes every trade and quote Binance sent. */
+		if (k == TR_MSG_TRADE || k == TR_MSG_AGGTRADE || k == TR_MSG_QUOTE)
+			cr_assert(fast, "%s: the fast path declined %s", rel, f);
 		if (strstr(f, "@trade\"")) {
 			cr_assert_eq(k, TR_MSG_TRADE, "%s", f);
 			check_trade(&m, f);
@@ -261,7 +301,8 @@ static struct counts run_file(const char *rel)
 		/* The same payload without its envelope: the same struct, no stream. */
 		size_t rlen = strip_envelope(f, raw);
 
-		cr_assert_eq(tr_parse_binance(p, raw, rlen, &r), k, "%s", raw);
+		cr_assert_eq(parse_both(p, raw, rlen, &r, &rfast), k, "%s", raw);
+		cr_assert_eq(rfast, fast, "%s", raw);
 		cr_assert(!strncmp(m.stream, stream + 10, strlen(m.stream)));
 		cr_assert_eq(r.stream[0], 0);
 		cr_assert_str_eq(r.symbol, m.symbol);
@@ -274,9 +315,9 @@ static struct counts run_file(const char *rel)
 	free(raw);
 	cr_log_info(
 	    "%s: %ld frames, %ld trades, %ld aggTrades, %ld quotes, %ld ignored (%ld depth, "
-	    "%ld snapshots), %ld nonmarket",
+	    "%ld snapshots), %ld nonmarket, %ld by the fast path",
 	    rel, c.lines, c.trades, c.aggtrades, c.quotes, c.ignored, c.depth, c.snapshot,
-	    c.nonmarket);
+	    c.nonmarket, c.fast);
 	return c;
 }
 
@@ -304,6 +345,8 @@ Test(parse, spot_recordings_match_sources)
 		cr_assert_eq(c.quotes, want[i].quotes, "%s bookTicker", want[i].file);
 		cr_assert_eq(c.depth, want[i].depth, "%s depth", want[i].file);
 		cr_assert_eq(c.snapshot, want[i].snapshots, "%s snapshots", want[i].file);
+		/* Exactly the trades and quotes; depth (arrays) goes to simdjson. */
+		cr_assert_eq(c.fast, want[i].trades + want[i].quotes, "%s fast path", want[i].file);
 	}
 }
 
@@ -590,7 +633,15 @@ Test(parse, every_bad_frame_names_its_reason)
 		const struct bad_case *c = &bad_cases[i];
 		struct tr_msg m;
 		enum tr_msg_kind k = parse(p, c->frame, &m);
+		size_t len = strlen(c->frame);
+		char *buf = malloc(len + TR_PARSE_PADDING);
+		int fast;
 
+		cr_assert(buf);
+		memcpy(buf, c->frame, len);
+		memset(buf + len, 0, TR_PARSE_PADDING);
+		parse_both(p, buf, len, &m, &fast); /* the same rejection on either path */
+		free(buf);
 		cr_assert_eq(k, TR_MSG_BAD, "%s: kind %d", c->frame, k);
 		cr_assert_eq(m.kind, TR_MSG_BAD);
 		cr_assert_eq(m.bad, c->bad, "%s: %s (%s), want %s", c->frame, tr_bad_name(m.bad),
@@ -752,20 +803,210 @@ Test(parse, no_read_beyond_the_padding)
 		for (size_t len = 0; len <= full; len++) {
 			char *at = map + pg - len - TR_PARSE_PADDING;
 
-			memcpy(at, frames[i], len);
-			memset(at + len, '"', TR_PARSE_PADDING); /* hostile padding */
-			enum tr_msg_kind k = tr_parse_binance(p, at, len, &m);
-			enum tr_msg_kind g = tr_parse_gateway(p, at, len, &m);
+			/* Hostile paddings: a quote, digits, a closing brace. */
+			for (const char *pad = "\"1}"; *pad; pad++) {
+				memcpy(at, frames[i], len);
+				memset(at + len, *pad, TR_PARSE_PADDING);
+				enum tr_msg_kind k = tr_parse_binance(p, at, len, &m);
+				enum tr_msg_kind g = tr_parse_gateway(p, at, len, &m);
 
-			if (len < full)
-				cr_assert(k == TR_MSG_BAD && g == TR_MSG_BAD, "prefix %zu of %s",
-					  len, frames[i]);
-			else
-				cr_assert(k != TR_MSG_BAD || g != TR_MSG_BAD, "%s", frames[i]);
+				if (len < full)
+					cr_assert(k == TR_MSG_BAD && g == TR_MSG_BAD,
+						  "prefix %zu of %s", len, frames[i]);
+				else
+					cr_assert(k != TR_MSG_BAD || g != TR_MSG_BAD, "%s",
+						  frames[i]);
+				cr_assert_eq(tr_parse_binance_simdjson(p, at, len, &m), k);
+			}
 		}
 	}
 	tr_parser_free(p);
 	munmap(map, 2 * (size_t)pg);
+}
+
+/* ---- the fast path --------------------------------------------------------------- */
+
+/* Frames that are not in the fast path's shape: it must decline them (and leave *out
+ * alone), and tr_parse_binance must then give exactly the general path's answer. */
+Test(parse, fast_path_declines_every_other_shape)
+{
+	static const char *frames[] = {
+	    " {\"e\":\"trade\"}",		    /* whitespace outside */
+	    "{\"e\":\"trade\"} ",		    /* trailing whitespace */
+	    "{\"e\": \"trade\"}",		    /* whitespace inside */
+	    "{\"e\":\"trade\",\n\"s\":\"X\"}",	    /* a newline */
+	    "\xef\xbb\xbf{\"e\":\"trade\"}",	    /* a UTF-8 byte order mark */
+	    "{\"e\":\"tr\\u0061de\"}",		    /* an escape in a value */
+	    "{\"\\u0065\":\"trade\"}",		    /* an escaped key */
+	    "{\"e\":\"trade\",\"z\":\"\xc3\xa9\"}", /* non-ASCII, valid UTF-8 */
+	    "{\"e\":\"trade\",\"z\":\"\x7f\"}",	    /* DEL */
+	    "{\"e\":\"trade\",\"z\":[1,2]}",	    /* an array */
+	    "{\"e\":\"trade\",\"z\":{}}",	    /* a nested object */
+	    "{\"stream\":\"a@trade\",\"data\":{\"e\":\"trade\",\"z\":{}}}", /* nested in data */
+	    "{\"stream\":\"a@trade\",\"data\":\"x\"}",			    /* data not an object */
+	    "{\"stream\":\"a@trade\",\"data\":{},\"data\":{}}",		    /* data twice */
+	    "{\"e\":\"trade\",\"e\":\"trade\"}",			    /* a duplicate key */
+	    "{\"stream\":\"a@trade\",\"stream\":\"a@trade\",\"data\":{}}",
+	    "{\"e\":\"trade\",\"t\":01}",  /* a leading zero */
+	    "{\"e\":\"trade\",\"t\":1.}",  /* no fraction digit */
+	    "{\"e\":\"trade\",\"t\":1e}",  /* no exponent digit */
+	    "{\"e\":\"trade\",\"t\":-}",   /* a lone minus */
+	    "{\"e\":\"trade\",\"t\":+1}",  /* a plus */
+	    "{\"e\":\"trade\",\"m\":tru}", /* a broken literal */
+	    "{\"e\":\"trade\",\"m\":True}",
+	    "{\"e\":\"trade\",\"m\":nul}",
+	    "{\"e\":\"trade\",}", /* a trailing comma */
+	    "{\"e\":\"trade\"",	  /* unclosed */
+	    "{\"e\":\"trade\"}}", /* content after */
+	    "{\"e\"}",
+	    "{\"e\":}",
+	    "{,\"e\":\"trade\"}",
+	    "{\"\":1}x",
+	    "[{\"e\":\"trade\"}]",
+	    "\"trade\"",
+	    "{",
+	    "",
+	};
+	struct tr_parser *p = tr_parser_new();
+
+	for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+		size_t len = strlen(frames[i]);
+		char *buf = malloc(len + TR_PARSE_PADDING);
+		struct tr_msg m, f;
+		int fast;
+
+		cr_assert(buf);
+		memcpy(buf, frames[i], len);
+		memset(buf + len, '}', TR_PARSE_PADDING);
+		memset(&f, 0x5a, sizeof f);
+		cr_assert_eq(tr_parse_binance_fast(buf, len, &f), -1, "took %s", frames[i]);
+		for (size_t b = 0; b < sizeof f; b++)
+			cr_assert_eq(((unsigned char *)&f)[b], 0x5a, "%s: *out touched", frames[i]);
+		parse_both(p, buf, len, &m, &fast);
+		free(buf);
+	}
+	tr_parser_free(p);
+}
+
+/* Valid frames at the edges of the fast path's shape: taken, and the same struct as
+ * the general path, including the rejections decided after the walk. */
+Test(parse, fast_path_takes_edge_shapes_alike)
+{
+	static const struct {
+		const char *frame;
+		enum tr_msg_kind kind;
+	} frames[] = {
+	    {"{}", TR_MSG_BAD},
+	    {"{\"stream\":\"btcusdt@trade\",\"data\":{}}", TR_MSG_BAD},
+	    {"{\"data\":{},\"stream\":\"btcusdt@depth@100ms\"}", TR_MSG_IGNORED},
+	    {"{\"result\":null,\"id\":-7}", TR_MSG_REPLY},
+	    {"{\"lastUpdateId\":-0.5e+3}", TR_MSG_IGNORED},
+	    {T_OK "\"p\":\"1E2\",\"q\":\"0.1e-7\",\"zz\":-0.0E-0,\"\":true,\"M\":null}",
+	     TR_MSG_TRADE},
+	    {"{\"stream\":\"btcusdt@trade\",\"data\":" T_OK
+	     "\"p\":\"1\",\"q\":\"1\",\"X\":\"ADL\",\"data\":5}}",
+	     TR_MSG_TRADE},
+	    {"{\"stream\":\"BTCUSDT@trade\",\"data\":" T_OK "\"p\":\"1\",\"q\":\"1\"},\"x\":1}",
+	     TR_MSG_TRADE},
+	    {T_OK "\"p\":\"0.000000001\",\"q\":\"1\"}", TR_MSG_BAD},
+	    {T_OK "\"p\":\"00.1\",\"q\":\"1\"}", TR_MSG_BAD},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC USDT\",\"t\":1,\"T\":1,\"m\":true,\"p\":\"1\","
+	     "\"q\":\"1\"}",
+	     TR_MSG_BAD},
+	    {"{\"u\":1,\"s\":\"X\",\"b\":\"0\",\"B\":\"0\",\"a\":\"2\",\"A\":\"0\"}", TR_MSG_QUOTE},
+	};
+	struct tr_parser *p = tr_parser_new();
+
+	for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+		struct tr_msg m;
+		size_t len = strlen(frames[i].frame);
+		char *buf = malloc(len + TR_PARSE_PADDING);
+		int fast;
+
+		cr_assert(buf);
+		memcpy(buf, frames[i].frame, len);
+		memset(buf + len, '"', TR_PARSE_PADDING);
+		cr_assert_eq(parse_both(p, buf, len, &m, &fast), frames[i].kind, "%s: %s",
+			     frames[i].frame, m.why ? m.why : "");
+		cr_assert(fast, "declined %s", frames[i].frame);
+		free(buf);
+	}
+	tr_parser_free(p);
+}
+
+/* The word-at-a-time readers of decimals and integers against the reference readers
+ * (tr_fixed_parse, a digit loop) on random digit strings of every length. */
+Test(parse, numbers_agree_with_the_reference_readers)
+{
+	static const char digits[] = "0123456789";
+	struct tr_parser *p = tr_parser_new();
+	char num[64], frame[256];
+	struct tr_msg m;
+
+	for (int round = 0; round < 20000; round++) {
+		/* a decimal: 0..12 integer digits, maybe a dot and 0..10 fraction digits,
+		 * now and then a sign, a stray byte or an exponent */
+		size_t n = 0, ni = rng() % 13, nf = rng() % 11;
+		uint64_t r = rng();
+
+		if (r % 17 == 0)
+			num[n++] = '-';
+		for (size_t i = 0; i < ni; i++)
+			num[n++] = digits[rng() % (i == 0 && r % 5 ? 9 : 10) + (i == 0 && r % 5)];
+		if (r % 3)
+			num[n++] = '.';
+		for (size_t i = 0; i < nf; i++)
+			num[n++] = digits[rng() % 10];
+		if (r % 23 == 0)
+			n += (size_t)snprintf(num + n, 8, "e%d", (int)(rng() % 9) - 4);
+		if (r % 29 == 0 && n)
+			num[rng() % n] = "x/: "[rng() % 4];
+		num[n] = 0;
+		snprintf(frame, sizeof frame, T_OK "\"p\":\"%s\",\"q\":\"1\"}", num);
+
+		int64_t want;
+		int st = tr_fixed_parse(num, n, &want);
+		int fast;
+		enum tr_msg_kind k = parse_both(p, frame, strlen(frame), &m, &fast);
+
+		if (st == TR_FIXED_OK && want > 0) {
+			cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
+			cr_assert_eq(m.u.trade.price, want, "%s", num);
+		} else {
+			cr_assert_eq(k, TR_MSG_BAD, "%s", num);
+			cr_assert_eq(m.bad,
+				     st == TR_FIXED_OVERFLOW ? TR_BAD_OVERFLOW : TR_BAD_VALUE,
+				     "%s: %s", num, m.why);
+		}
+
+		/* an id: 1..22 digits, leading zeros now and then */
+		n = 1 + rng() % 22;
+		for (size_t i = 0; i < n; i++)
+			num[i] = digits[rng() % 10];
+		num[n] = 0;
+		if (rng() % 4 && num[0] == '0' && n > 1)
+			num[0] = '7';
+		snprintf(
+		    frame, sizeof frame,
+		    "{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":%s,\"T\":1,\"m\":true,\"p\":\"1\","
+		    "\"q\":\"1\"}",
+		    num);
+		k = parse_both(p, frame, strlen(frame), &m, &fast);
+
+		unsigned __int128 v = 0;
+
+		for (size_t i = 0; i < n; i++)
+			v = v * 10 + (unsigned)(num[i] - '0');
+		if (num[0] == '0' && n > 1) {
+			cr_assert_eq(m.bad, TR_BAD_JSON, "%s", num);
+		} else if (v > UINT64_MAX) {
+			cr_assert_eq(m.bad, TR_BAD_OVERFLOW, "%s", num);
+		} else {
+			cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
+			cr_assert(m.u.trade.trade_id == (uint64_t)v, "%s", num);
+		}
+	}
+	tr_parser_free(p);
 }
 
 /* ---- gateway ---------------------------------------------------------------------- */

@@ -574,7 +574,7 @@ Test(python, decodes_every_kind_exactly, .timeout = 60, .fini = py_fini)
 	py_expect(out, "event seq=9 ts_event=1700000000000000008 ts_recv=1700000000000001008 "
 		       "type=10 severity=1 symbol_id=0 venue_id=0 flags=0 aux=0 type_name=alert "
 		       "rule_id=3 rule_kind=2 value=61837.63 threshold=60000 "
-		       "name=\"btc\\u0020above\\u002060k\"");
+		       "name=\"btc\\u0020above\\u002060k\" rule=\"change\"");
 	py_expect(out, "event seq=10 ts_event=1700000000000000009 ts_recv=1700000000000001009 "
 		       "type=11 severity=2 symbol_id=4294967295 venue_id=0 flags=0 aux=0 "
 		       "type_name=bad_input text=\"bad\\u0020number:\\u00201e999\"");

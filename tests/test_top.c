@@ -414,3 +414,85 @@ Test(top, on_a_terminal_redraws_in_place_and_restores_it_on_sigterm)
 	}
 	free(out);
 }
+
+/* The engine's analytics: tickringd replays both recorded symbols, then top
+ * shows each symbol's 1 h change, RSI and SMA from the latest table and a
+ * movers line in the table's order. */
+Test(top, shows_the_engines_indicators_and_movers)
+{
+	const char *inst = tproc_instance("topan");
+	char d[4][600], v[64];
+	const char *files[4] = {"btcusdt_20240808.gz", "btcusdt_20240809.gz", "ethusdt_20240808.gz",
+				"ethusdt_20240809.gz"};
+	const char *root = getenv("TR_ROOT");
+
+	for (int i = 0; i < 4; i++)
+		snprintf(d[i], sizeof d[i], "%s/../shared/data/binance-spot/%s", root ? root : ".",
+			 files[i]);
+	const char *eng[] = {tproc_prog("tickringd"),
+			     "--instance",
+			     inst,
+			     "--ring-slots",
+			     "262144",
+			     "--candle-intervals",
+			     "1s,1m",
+			     "--indicator-sma",
+			     "10",
+			     "--dead-letter",
+			     "/dev/null",
+			     "--replay",
+			     d[0],
+			     d[1],
+			     d[2],
+			     d[3],
+			     NULL};
+	struct result e = run(eng);
+	cr_assert_eq(e.status, 0, "tickringd exited %d: %s", e.status, e.err);
+	result_free(&e);
+	const char *argv[] = {tproc_prog("tickring"), "--instance", inst,	    "top", "--once",
+			      "--interval-ms",	      "100",	    "--indicators", "1s",  NULL};
+	struct result r = run(argv);
+	cr_assert_eq(r.status, 0, "top exited %d: %s", r.status, r.err);
+	char *line[8];
+	int n = split(r.out, line, 8);
+	cr_assert_eq(n, 4, "summary, two symbols, movers: %d lines", n);
+	struct tr_region *reg;
+	cr_assert_eq(tr_region_open(&reg, inst, TR_OPEN_ANY_STATE | TR_OPEN_NO_CTL), 0, "%s",
+		     tr_errmsg());
+	for (int i = 1; i <= 2; i++) {
+		char who[64];
+		subject(line[i], who, sizeof who);
+		int id = tr_symbol_find(reg, NULL, who);
+		struct tr_indicators ind;
+		struct tr_sym_analytics an;
+
+		cr_assert_geq(id, 0);
+		cr_assert_eq(tr_latest_indicators(reg, (uint32_t)id, 0, &ind), 0);
+		cr_assert_eq(tr_latest_analytics(reg, (uint32_t)id, &an), 0);
+		cr_assert_eq(decimal(line[i], "sma"), ind.sma[0], "%s", line[i]);
+		snprintf(v, sizeof v, "%.2f", (double)ind.rsi / 1e8);
+		char got[64];
+		cr_assert_str_eq(field(line[i], "rsi", got, sizeof got), v, "%s", line[i]);
+		snprintf(v, sizeof v, "%.4f", (double)an.change_pct_1h / 1e8);
+		cr_assert_str_eq(field(line[i], "chg_pct_1h", got, sizeof got), v, "%s", line[i]);
+		cr_assert_str_eq(field(line[i], "stale", got, sizeof got), "no");
+	}
+	struct tr_movers mv;
+	cr_assert_eq(tr_movers(reg, &mv), 0);
+	char who[64], want[256], got[256];
+	subject(line[3], who, sizeof who);
+	cr_assert_str_eq(who, "-");
+	cr_assert_not_null(strstr(line[3], " movers "), "%s", line[3]);
+	struct tr_symbol s0, s1;
+	tr_symbol_get(reg, mv.list[TR_MOVERS_GAIN_24H][0].symbol_id, &s0);
+	tr_symbol_get(reg, mv.list[TR_MOVERS_GAIN_24H][1].symbol_id, &s1);
+	snprintf(want, sizeof want, "%s:%.4f,%s:%.4f", s0.name,
+		 (double)mv.list[TR_MOVERS_GAIN_24H][0].change_pct / 1e8, s1.name,
+		 (double)mv.list[TR_MOVERS_GAIN_24H][1].change_pct / 1e8);
+	cr_assert_str_eq(field(line[3], "gain_24h", got, sizeof got), want);
+	cr_assert_geq(mv.list[TR_MOVERS_GAIN_24H][0].change_pct,
+		      mv.list[TR_MOVERS_GAIN_24H][1].change_pct, "gainers first");
+	tr_region_close(reg);
+	tr_writer_unlink(NULL, inst);
+	result_free(&r);
+}

@@ -26,6 +26,7 @@
 
 #include "tr_atomic.h"
 #include "tr_fixed.h"
+#include "tr_format.h"
 #include "tr_reader.h"
 
 #include <errno.h>
@@ -56,9 +57,12 @@ static const char usage[] =
     "Live view, one row per symbol: last price, change and volume (24 h when the\n"
     "engine keeps 24 h statistics, else since top started), trades/s over the last\n"
     "second, best bid and ask, spread, and lag (now - exchange time of the last trade;\n"
-    "and receive time - exchange time).\n"
+    "and receive time - exchange time); with the engine's analytics also the 1 h change,\n"
+    "RSI and the first SMA of one interval, a stale mark, and the top movers.\n"
     "\n"
     "      --interval-ms N  redraw every N ms (default 1000, at least 100)\n"
+    "      --indicators IV  RSI and SMA of this candle interval (default 1m, else the\n"
+    "                       first configured one)\n"
     "  -s, --symbols A,B    only these symbols (case-insensitive, any venue)\n"
     "      --once           measure one interval, print one snapshot and exit\n"
     "  -i, --instance NAME  region instance (also accepted before the command)\n"
@@ -129,6 +133,10 @@ struct row {
 	struct tr_quote quote;
 	int64_t chg, volume;
 	double pct, tps;
+	bool h1_ok, rsi_ok, sma_ok, stale;
+	double pct_1h, rsi;
+	int64_t sma;
+	unsigned sma_period;
 };
 
 struct top {
@@ -143,6 +151,7 @@ struct top {
 	int nfilter;
 	int64_t interval_ns;
 	bool once, tty;
+	int64_t ind_iv;	    /* --indicators, seconds; 0: 1m or the first */
 	int64_t t0;	    /* monotonic: buckets count from here */
 	int64_t since_real; /* wall time the "since start" baselines began */
 	uint64_t heads[TR_NKINDS];
@@ -347,6 +356,38 @@ static int row_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->venue, y->venue);
 }
 
+/* Latest-table interval slot whose indicators top shows, or -1. */
+static int ind_slot(const struct top *t)
+{
+	int i = tr_interval_index(t->r, (uint32_t)(t->ind_iv ? t->ind_iv : 60));
+
+	if (i < 0 && !t->ind_iv && tr_region_superblock(t->r)->interval_count)
+		i = 0;
+	return i;
+}
+
+/* The engine's analytics of a row: 1 h change, stale flag, RSI and SMA. */
+static void row_analytics(const struct top *t, struct row *w)
+{
+	struct tr_sym_analytics an;
+	struct tr_indicators ind;
+	int slot = ind_slot(t);
+
+	w->h1_ok = w->rsi_ok = w->sma_ok = w->stale = false;
+	if (tr_latest_analytics(t->r, w->id, &an) == 0) {
+		w->h1_ok = an.flags & TR_SYMA_H1;
+		w->pct_1h = (double)an.change_pct_1h / (double)TR_SCALE;
+		w->stale = an.flags & TR_SYMA_STALE;
+	}
+	if (slot >= 0 && tr_latest_indicators(t->r, w->id, (unsigned)slot, &ind) == 0) {
+		w->rsi_ok = ind.valid & TR_IND_V_RSI;
+		w->rsi = (double)ind.rsi / (double)TR_SCALE;
+		w->sma_ok = ind.valid & TR_IND_V_SMA(0);
+		w->sma = ind.sma[0];
+		w->sma_period = ind.sma_period[0];
+	}
+}
+
 /* Fill t->rows from the latest table; returns the row count. */
 static size_t build_rows(struct top *t, int64_t now)
 {
@@ -393,6 +434,7 @@ static size_t build_rows(struct top *t, int64_t now)
 			w->volume = s->volume;
 		}
 		w->tps = symbol_tps(t, s, now);
+		row_analytics(t, w);
 		k++;
 	}
 	qsort(t->rows, k, sizeof *t->rows, row_cmp);
@@ -436,6 +478,9 @@ enum {
 	C_SPREAD,
 	C_LAG,
 	C_FEED,
+	C_PCT1H,
+	C_RSI,
+	C_SMA,
 	NCOL
 };
 
@@ -478,6 +523,66 @@ static void row_cells(const struct row *w, int dec, bool human, bool mark, int64
 	}
 	if (mark && !w->base_24h && w->chg_ok)
 		strcat(cell[C_CHG], "*"); /* "since start" among 24 h rows */
+	if (w->h1_ok)
+		snprintf(cell[C_PCT1H], CELL, human ? "%+.2f%%" : "%.4f", w->pct_1h);
+	if (w->rsi_ok)
+		snprintf(cell[C_RSI], CELL, "%.2f", w->rsi);
+	if (w->sma_ok)
+		px(w->sma, dec, false, cell[C_SMA]);
+	if (human && w->stale)
+		strcat(cell[C_SYM], "!"); /* no trade for symbol-stale-ms */
+}
+
+static void screen_line(FILE *f, const char *s, unsigned cols, bool full);
+
+/* The movers table, one line per list: "SYM +1.23%  SYM -0.5% ...". */
+static void movers_lines(const struct top *t, FILE *f, bool human, const char *when, unsigned cols,
+			 bool full)
+{
+	static const char *const name[TR_MOVERS_NLISTS] = {"gain_24h", "loss_24h", "gain_1h",
+							   "loss_1h"};
+	static const char *const title[TR_MOVERS_NLISTS] = {"gainers 24 h", "losers 24 h ",
+							    "gainers 1 h ", "losers 1 h  "};
+	struct tr_movers mv;
+	char line[1024], sym[TR_NAME_LEN + 1];
+
+	if (tr_movers(t->r, &mv) < 0)
+		return;
+	if (!human)
+		fprintf(f, "top t=%s - movers", when);
+	else
+		screen_line(f, "", cols, full);
+	for (int k = 0; k < TR_MOVERS_NLISTS; k++) {
+		size_t n = 0;
+		unsigned show = mv.count[k] < 5 ? mv.count[k] : 5;
+
+		if (human)
+			n += (size_t)snprintf(line, sizeof line, "%s ", title[k]);
+		else
+			fprintf(f, " %s=", name[k]);
+		for (unsigned i = 0; i < (human ? show : mv.count[k]); i++) {
+			struct tr_symbol sy;
+			const struct tr_mover *m = &mv.list[k][i];
+
+			if (tr_symbol_get(t->r, m->symbol_id, &sy) < 0)
+				snprintf(sym, sizeof sym, "#%u", m->symbol_id);
+			else
+				clean(sy.name, sizeof sy.name, sym);
+			if (human && n < sizeof line)
+				n +=
+				    (size_t)snprintf(line + n, sizeof line - n, "  %s %+.2f%%", sym,
+						     (double)m->change_pct / (double)TR_SCALE);
+			else if (!human)
+				fprintf(f, "%s%s:%.4f", i ? "," : "", sym,
+					(double)m->change_pct / (double)TR_SCALE);
+		}
+		if (!human && !mv.count[k])
+			fputc('-', f);
+		if (human)
+			screen_line(f, line, cols, full);
+	}
+	if (!human)
+		fputc('\n', f);
 }
 
 /* Non-terminal: a summary line, then one line per symbol. */
@@ -501,11 +606,14 @@ static void print_lines(const struct top *t, const struct summary *sm, size_t n,
 		row_cells(w, -1, false, false, sm->now_real, cell);
 		fprintf(f,
 			"top t=%s %s venue=%s last=%s chg=%s chg_pct=%s base=%s vol=%s tps=%s "
-			"bid=%s ask=%s spread=%s lag_ms=%s feed_ms=%s\n",
+			"bid=%s ask=%s spread=%s lag_ms=%s feed_ms=%s chg_pct_1h=%s rsi=%s sma=%s "
+			"stale=%s\n",
 			when, cell[C_SYM], cell[C_VENUE], cell[C_LAST], cell[C_CHG], cell[C_PCT],
 			w->base_24h ? "24h" : "start", cell[C_VOL], cell[C_TPS], cell[C_BID],
-			cell[C_ASK], cell[C_SPREAD], cell[C_LAG], cell[C_FEED]);
+			cell[C_ASK], cell[C_SPREAD], cell[C_LAG], cell[C_FEED], cell[C_PCT1H],
+			cell[C_RSI], cell[C_SMA], w->stale ? "yes" : "no");
 	}
+	movers_lines(t, f, false, when, 0, false);
 }
 
 /* One screen line, cut at the terminal width; erase-line clears what the
@@ -523,9 +631,9 @@ static void screen_line(FILE *f, const char *s, unsigned cols, bool full)
 /* Terminal (or --once on one): header, then a table sized to its content. */
 static void print_screen(struct top *t, const struct summary *sm, size_t n, FILE *f, bool full)
 {
-	static const char *const title[NCOL] = {"SYMBOL", "VENUE",  "LAST",   "CHG",
-						"CHG%",	  "VOLUME", "TPS",    "BID",
-						"ASK",	  "SPREAD", "LAG ms", "FEED ms"};
+	static const char *const title[NCOL] = {"SYMBOL", "VENUE",   "LAST", "CHG", "CHG%",
+						"VOLUME", "TPS",     "BID",  "ASK", "SPREAD",
+						"LAG ms", "FEED ms", "1H%",  "RSI", "SMA"};
 	char(*cells)[NCOL][CELL] = calloc(n ? n : 1, sizeof *cells);
 	unsigned width[NCOL], cols = 0, lines = 0;
 	char line[1024], when[32], since[32], inst[TR_NAME_LEN + 1];
@@ -611,6 +719,7 @@ static void print_screen(struct top *t, const struct summary *sm, size_t n, FILE
 		snprintf(line, sizeof line, "... %zu more (narrow with --symbols)", n - show);
 		screen_line(f, line, cols, full);
 	}
+	movers_lines(t, f, true, "", cols, full);
 	free(cells);
 }
 
@@ -681,6 +790,7 @@ static int parse_args(struct top *t, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"interval-ms", required_argument, NULL, 't'},
+	    {"indicators", required_argument, NULL, 'I'},
 	    {"symbols", required_argument, NULL, 's'},
 	    {"once", no_argument, NULL, 'o'},
 	    {"instance", required_argument, NULL, 'i'},
@@ -703,6 +813,12 @@ static int parse_args(struct top *t, int argc, char **argv)
 				return TR_CLI_USAGE;
 			}
 			t->interval_ns = v * 1000000;
+			break;
+		case 'I':
+			if ((t->ind_iv = tr_interval_parse(optarg)) <= 0) {
+				fprintf(stderr, "tickring top: bad interval '%s'\n", optarg);
+				return TR_CLI_USAGE;
+			}
 			break;
 		case 's':
 			if (parse_symbols(t, optarg) < 0) {

@@ -476,6 +476,14 @@ static void json_candle(struct out *o, const struct tr_region *r, const struct t
 	j_flags(o, "flags", c->flags, candle_flags, NELEM(candle_flags), TR_CANDLE_FINAL);
 }
 
+/* Alert rule kinds (tr_ev_alert.rule_kind), as the config spells them. */
+static const char *alert_kind(uint32_t kind)
+{
+	static const char *const k[] = {"unknown", "cross", "change", "spike", "stale"};
+
+	return kind < NELEM(k) ? k[kind] : "unknown";
+}
+
 /* The typed payload of an event, by type. Unknown types carry none. */
 static void json_event_payload(struct out *o, const struct tr_event *e)
 {
@@ -525,6 +533,7 @@ static void json_event_payload(struct out *o, const struct tr_event *e)
 	case TR_EV_ALERT:
 		j_u64(o, "rule_id", e->u.alert.rule_id);
 		j_u64(o, "rule_kind", e->u.alert.rule_kind);
+		j_str(o, "rule", alert_kind(e->u.alert.rule_kind), 16);
 		j_fixed(o, "value", e->u.alert.value);
 		j_fixed(o, "threshold", e->u.alert.threshold);
 		j_str(o, "text", e->u.alert.text, sizeof e->u.alert.text);
@@ -690,7 +699,8 @@ static void text_event(struct out *o, const struct tr_region *r, const struct tr
 	case TR_EV_ALERT:
 		puts_(o, " \"");
 		put_tstring(o, e->u.alert.text, sizeof e->u.alert.text);
-		putc_(o, '"');
+		puts_(o, "\" ");
+		puts_(o, alert_kind(e->u.alert.rule_kind));
 		t_kv_fixed(o, "value", e->u.alert.value);
 		t_kv_fixed(o, "threshold", e->u.alert.threshold);
 		break;

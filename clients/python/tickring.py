@@ -63,6 +63,7 @@ __all__ = [
     "LayoutError", "TruncatedError", "NotReadyError", "EngineStoppedError",
     "DeadEngineError", "StaleEngineError", "NoSuchSymbolError", "LatestLockedError",
     "Region", "Cursor", "Trade", "Quote", "Candle", "Event", "Stats24h", "Symbol",
+    "SymbolAnalytics", "Indicators", "Mover", "Movers", "MOVER_LISTS", "IND_UNDEF",
     "Lapped", "EpochChanged", "fixed_str", "layout_text", "layout_hash",
     "KINDS", "COUNTERS", "ABI_VERSION", "MAGIC", "SCALE",
 ]
@@ -182,6 +183,34 @@ _STATS = ("tr_stats24h", 128, [
     ("last_trade_id", 96, "Q", "last_trade_id"), ("vwap", 104, "q", "vwap"),
     ("ts_update", 112, "q", "ts_update"),
 ])
+_SYMA = ("tr_sym_analytics", 64, [
+    ("open_1h", 0, "q", "open_1h"), ("change_1h", 8, "q", "change_1h"),
+    ("change_pct_1h", 16, "q", "change_pct_1h"), ("reference", 24, "q", "reference"),
+    ("mad", 32, "q", "mad"), ("outliers", 40, "Q", "outliers"),
+    ("last_trade_ns", 48, "q", "last_trade_ns"), ("flags", 56, "I", "flags"),
+])
+_IND = ("tr_indicators", 192, [
+    ("open_time", 0, "q", "open_time"), ("closes", 8, "Q", "closes"),
+    ("valid", 16, "I", "valid"), ("interval_s", 20, "I", "interval_s"),
+    ("sma_period", 24, "4H", "sma_period"), ("ema_period", 32, "4H", "ema_period"),
+    ("rsi_period", 40, "H", "rsi_period"), ("macd_fast_period", 42, "H", "macd_fast_period"),
+    ("macd_slow_period", 44, "H", "macd_slow_period"),
+    ("macd_signal_period", 46, "H", "macd_signal_period"),
+    ("bb_period", 48, "H", "bb_period"), ("revision", 50, "B", "revision"),
+    ("bb_k", 56, "q", "bb_k"), ("sma", 64, "4q", "sma"), ("ema", 96, "4q", "ema"),
+    ("rsi", 128, "q", "rsi"), ("macd", 136, "q", "macd"), ("macd_signal", 144, "q", "macd_signal"),
+    ("macd_hist", 152, "q", "macd_hist"), ("bb_mid", 160, "q", "bb_mid"),
+    ("bb_upper", 168, "q", "bb_upper"), ("bb_lower", 176, "q", "bb_lower"),
+    ("close", 184, "q", "close"),
+])
+_MOVER = ("tr_mover", 32, [
+    ("symbol_id", 0, "I", "symbol_id"), ("change_pct", 8, "q", "change_pct"),
+    ("last", 16, "q", "last"), ("open", 24, "q", "open"),
+])
+_MOVERS = ("tr_movers", 4160, [
+    ("lock", 0, "Q", "lock"), ("ts_update", 8, "q", "ts_update"), ("count", 16, "4I", "count"),
+    ("ranked", 32, "2I", "ranked"), ("list", 64, "4096s", "list"),  # 4 lists x 32 x tr_mover
+])
 _SYMBOL = ("tr_symbol", 64, [
     ("id", 0, "I", "id"), ("venue_id", 4, "H", "venue_id"), ("status", 8, "I", "status"),
     ("name", 16, "32s", "name"),
@@ -191,6 +220,7 @@ _LATEST = ("tr_latest", 8192, [
     ("ts_update", 16, "q", "ts_update"), ("trade", 64, "64s", None),
     ("quote", 128, "64s", None), ("stats", 192, "128s", None),
     ("candles", 320, "2048s", None),  # 16 x tr_candle
+    ("analytics", 2368, "64s", None), ("indicators", 2432, "3072s", None),  # 16 x tr_indicators
 ])
 _RING_DESC = ("tr_ring_desc", 32, [
     ("offset", 0, "Q", "offset"), ("slot_count", 8, "Q", "slot_count"),
@@ -207,7 +237,8 @@ _SUPERBLOCK = ("tr_superblock", 8192, [
     ("symbols", 64, "2Q", "symbols"), ("latest", 80, "2Q", "latest"),
     ("symbol_capacity", 96, "I", "symbol_capacity"),
     ("latest_entry_size", 100, "I", "latest_entry_size"),
-    ("interval_count", 104, "I", "interval_count"), ("intervals_s", 128, "16I", "intervals_s"),
+    ("interval_count", 104, "I", "interval_count"), ("movers", 112, "2Q", "movers"),
+    ("intervals_s", 128, "16I", "intervals_s"),
     ("rings", 192, "128s", "rings"),  # 4 x tr_ring_desc
     ("engine_pid", 320, "i", "engine_pid"), ("state", 324, "I", "state"),
     ("epoch", 328, "Q", "epoch"), ("heartbeat_ns", 336, "q", "heartbeat_ns"),
@@ -225,8 +256,8 @@ _CTL_RING = ("tr_ctl_ring", 64, [
     ("waiters", 0, "I", None), ("lap_events", 8, "Q", None), ("lapped_records", 16, "Q", None),
 ])
 
-_ALL_STRUCTS = [_TRADE, _QUOTE, _CANDLE, _EVENT, _STATS, _SYMBOL, _LATEST, _RING_DESC,
-                _RING_HDR, _SUPERBLOCK, _CTL, _CTL_RING]
+_ALL_STRUCTS = [_TRADE, _QUOTE, _CANDLE, _EVENT, _STATS, _SYMA, _IND, _MOVER, _MOVERS, _SYMBOL,
+                _LATEST, _RING_DESC, _RING_HDR, _SUPERBLOCK, _CTL, _CTL_RING]
 
 
 def _fsize(fmt):
@@ -302,12 +333,25 @@ _QUOTE_S, _, Quote = _tuple_maker(_QUOTE, "Quote")
 _CANDLE_S, _, Candle = _tuple_maker(_CANDLE, "Candle")
 _EVENT_S, _, Event = _tuple_maker(_EVENT, "Event", ("detail",))
 _STATS_S, _, Stats24h = _tuple_maker(_STATS, "Stats24h")
+_SYMA_S, _, SymbolAnalytics = _tuple_maker(_SYMA, "SymbolAnalytics")
+_IND_S, _IND_N, Indicators = _tuple_maker(_IND, "Indicators")
+_MOVER_S, _, Mover = _tuple_maker(_MOVER, "Mover")
+_MOVERS_S, _MOVERS_N, _MoversRaw = _tuple_maker(_MOVERS, "_MoversRaw")
 _SYMBOL_S, _, _SymbolRaw = _tuple_maker(_SYMBOL, "_SymbolRaw")
 _DESC_S, _, RingDesc = _tuple_maker(_RING_DESC, "RingDesc")
 _SB_S, _SB_N, _SuperRaw = _tuple_maker(_SUPERBLOCK, "_SuperRaw")
 _compile(_LATEST), _compile(_RING_HDR), _compile(_CTL), _compile(_CTL_RING)  # self-checks
 
 Symbol = collections.namedtuple("Symbol", "id venue_id venue status name")
+# Movers: ts_update (ns, 0 never ranked), ranked_24h, ranked_1h, and the four
+# lists by name, each a list of Mover (symbol_id, change_pct, last, open).
+Movers = collections.namedtuple("Movers", "ts_update ranked_24h ranked_1h lists")
+MOVER_LISTS = ("gain_24h", "loss_24h", "gain_1h", "loss_1h")
+IND_UNDEF = -(1 << 63)  # an indicator value whose valid bit is clear
+# tr_indicators.valid bits: sma i: 1 << i, ema i: 1 << (4 + i), then these.
+IND_RSI, IND_MACD, IND_MACD_SIGNAL, IND_MACD_HIST, IND_BB = (1 << 8, 1 << 9, 1 << 10, 1 << 11,
+                                                             1 << 12)
+SYMA_STALE, SYMA_OUTLIER, SYMA_H1 = 1, 2, 4
 SYMBOL_STATUS = {0: "active", 1: "unsubscribed", 2: "halted"}
 
 Trade.__doc__ = "A trade print; price and qty are int mantissas x 1e-8 (fixed_str)."
@@ -320,6 +364,7 @@ Event.__doc__ = ("A status or analytics event: payload is the raw 88 bytes, deta
 _OFF = {f[0]: f[1] for f in _SUPERBLOCK[2]}
 _SYM_OFF = {f[0]: f[1] for f in _SYMBOL[2]}
 _LAT_OFF = {f[0]: f[1] for f in _LATEST[2]}
+_MOVERS_MAX, _MOVERS_NLISTS = 32, 4
 _HDR_OFF = {f[0]: f[1] for f in _RING_HDR[2]}
 _LATEST_CANDLES = 16
 _MAX_VENUES, _VENUE_LEN = 32, 16
@@ -355,6 +400,7 @@ _EV_PAYLOAD = {
     10: ("<IIqq64s", ("rule_id", "rule_kind", "value", "threshold", "name")),
 }
 _EV_TEXT = (1, 2, 3, 11)
+ALERT_KINDS = {1: "cross", 2: "change", 3: "spike", 4: "stale"}
 
 
 def _cstr(b):
@@ -373,6 +419,7 @@ def _event_detail(etype, payload):
     d = dict(zip(spec[1], vals))
     if "name" in d:
         d["name"] = _cstr(d["name"])
+        d["rule"] = ALERT_KINDS.get(d["rule_kind"], "#%d" % d["rule_kind"])
     return d
 
 
@@ -529,6 +576,11 @@ class Region:
             if size != cap * esize or not section_ok(off, size):
                 raise LayoutError("%s: %s section (offset %d, size %d) does not fit a region of "
                                   "%d bytes with %d symbols" % (p, name, off, size, lim, cap))
+        moff, msize = sb.movers
+        if msize != _MOVERS[1] or not section_ok(moff, msize):
+            raise LayoutError("%s: movers section (offset %d, size %d) does not fit a region of "
+                              "%d bytes" % (p, moff, msize, lim))
+        self._movers_off = moff
         rings = []
         for k in range(4):
             d = RingDesc._make(_DESC_S.unpack_from(sb.rings, 32 * k))
@@ -773,6 +825,53 @@ class Region:
         b = self._latest_read(sid, _LAT_OFF["candles"] + _CANDLE[1] * interval_index,
                               _CANDLE[1], 1 << (8 + interval_index))
         return None if b is None else _decode(2, b)
+
+    def latest_analytics(self, sid):
+        """The symbol's SymbolAnalytics (1 h change, outlier reference, stale flag), or None."""
+        b = self._latest_read(sid, _LAT_OFF["analytics"], _SYMA[1], 1 << 3)
+        return None if b is None else SymbolAnalytics._make(_SYMA_S.unpack_from(b))
+
+    def latest_indicators(self, sid, interval_index):
+        """Indicators of interval slot interval_index after its latest closed candle, or
+        None before the first. Values whose bit in .valid is clear hold IND_UNDEF."""
+        if not 0 <= interval_index < _LATEST_CANDLES:
+            raise IndexError("interval index %d" % interval_index)
+        b = self._latest_read(sid, _LAT_OFF["indicators"] + _IND[1] * interval_index, _IND[1],
+                              1 << 3)
+        if b is None:
+            return None
+        ind = Indicators._make(_unpack_grouped(_IND_S, _IND_N, b))
+        return ind if ind.closes else None
+
+    def movers(self, max_wait=1.0):
+        """The movers table (Movers), consistent under its seqlock, or None if the engine
+        has not ranked yet."""
+        mm, base = self._mm, self._movers_off
+        deadline, tries = None, 0
+        while True:
+            v = _u64(mm, base)[0]
+            if not v & 1:
+                data = mm[base:base + _MOVERS[1]]
+                if _u64(mm, base)[0] == v:
+                    break
+            tries += 1
+            if tries > 1000:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + max_wait
+                elif now > deadline:
+                    raise LatestLockedError("movers table stays locked: engine died "
+                                            "mid-update?")
+                time.sleep(0.0001)
+        raw = _MoversRaw._make(_unpack_grouped(_MOVERS_S, _MOVERS_N, data))
+        if not raw.ts_update:
+            return None
+        lists = {}
+        for i, name in enumerate(MOVER_LISTS):
+            n = min(raw.count[i], _MOVERS_MAX)
+            lists[name] = [Mover._make(_MOVER_S.unpack_from(raw.list, _MOVER[1] * (
+                i * _MOVERS_MAX + j))) for j in range(n)]
+        return Movers(raw.ts_update, raw.ranked[0], raw.ranked[1], lists)
 
     # -- lifetime -------------------------------------------------------------
 

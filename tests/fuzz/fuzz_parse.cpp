@@ -1,12 +1,22 @@
-/* fuzz_parse.cpp - libFuzzer target for both venue extractors.
+/* fuzz_parse.cpp - libFuzzer target for both venue extractors, and a differential fuzzer of
+ * tr_parse_binance's two paths.
  *
- * Each input is copied into an exactly sized heap buffer plus TR_PARSE_PADDING bytes, so
+ * Each frame is copied into an exactly sized heap buffer plus TR_PARSE_PADDING bytes, so
  * ASan catches any read past the padding, then parsed as a Binance frame and as a gateway
  * line. The invariants are the extractors' contract: a valid kind, `bad` set exactly when
  * the kind is TR_MSG_BAD with a non-empty reason, positive price and quantity on trades,
- * non-negative quote sides, and NUL-terminated names. tests/fuzz/README.md says how to run.
+ * non-negative quote sides, and NUL-terminated names.
+ *
+ * Differential: tr_parse_binance (fast path, else simdjson), tr_parse_binance_simdjson
+ * (the general path alone) and tr_parse_binance_fast (the fast path alone, -1 when it
+ * declines) must agree on every frame: same kind, reason, text, names and record, byte
+ * for byte. Random bytes rarely look like Binance, so the first input byte may also pick a
+ * real frame with a hole that the rest of the input fills (a value, a key, a stream name,
+ * extra members): most of those reach the fast path and its decisions. At exit the target
+ * prints how many frames the fast path took. tests/fuzz/README.md says how to run.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,18 +50,117 @@ static void tr_fuzz_check(enum tr_msg_kind k, const struct tr_msg *m)
 	}
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Both results byte for byte: each path starts from a zeroed struct. */
+static void tr_fuzz_same(const struct tr_msg *a, const struct tr_msg *b)
 {
-	static struct tr_parser *p = tr_parser_new();
-	char *buf = (char *)malloc(size + TR_PARSE_PADDING);
-	struct tr_msg m;
+	if (a->kind != b->kind || a->bad != b->bad || !a->why != !b->why ||
+	    (a->why && strcmp(a->why, b->why)))
+		abort();
+	if (memcmp(a->symbol, b->symbol, sizeof a->symbol) ||
+	    memcmp(a->stream, b->stream, sizeof a->stream) ||
+	    memcmp(a->venue, b->venue, sizeof a->venue) || memcmp(&a->u, &b->u, sizeof a->u))
+		abort();
+}
 
-	if (!buf || !p)
+static struct tr_parser *tr_fuzz_parser;
+static unsigned long tr_fuzz_frames, tr_fuzz_fast;
+
+static void tr_fuzz_report(void)
+{
+	fprintf(stderr, "fuzz-parse: the fast path took %lu of %lu Binance frames\n", tr_fuzz_fast,
+		tr_fuzz_frames);
+}
+
+static void tr_fuzz_frame(const char *data, size_t size, int gateway)
+{
+	char *buf = (char *)malloc(size + TR_PARSE_PADDING);
+	struct tr_msg m, g, f;
+
+	if (!buf)
 		abort();
 	memcpy(buf, data, size);
 	memset(buf + size, 0, TR_PARSE_PADDING);
-	tr_fuzz_check(tr_parse_binance(p, buf, size, &m), &m);
-	tr_fuzz_check(tr_parse_gateway(p, buf, size, &m), &m);
+	enum tr_msg_kind k = tr_parse_binance(tr_fuzz_parser, buf, size, &m);
+
+	tr_fuzz_check(k, &m);
+	tr_fuzz_check(tr_parse_binance_simdjson(tr_fuzz_parser, buf, size, &g), &g);
+	tr_fuzz_same(&m, &g);
+	memset(&f, 0xa5, sizeof f); /* a declined frame must leave it alone */
+	int fk = tr_parse_binance_fast(buf, size, &f);
+
+	tr_fuzz_frames++;
+	if (fk >= 0) {
+		tr_fuzz_fast++;
+		if (fk != (int)k)
+			abort();
+		tr_fuzz_same(&f, &g);
+	} else {
+		for (size_t i = 0; i < sizeof f; i++)
+			if (((unsigned char *)&f)[i] != 0xa5)
+				abort();
+	}
+	if (gateway)
+		tr_fuzz_check(tr_parse_gateway(tr_fuzz_parser, buf, size, &m), &m);
 	free(buf);
+}
+
+/* Real frames with one hole ("@@") for the input. */
+static const char *const tr_fuzz_templates[] = {
+    "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,\"p\":\"@@\",\"q\":"
+    "\"0.02000000\",\"T\":1723161255342,\"m\":true,\"M\":true}",
+    "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":@@,\"p\":\"61837.63000000\","
+    "\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,\"M\":true}",
+    "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161255343,\"s\":"
+    "\"BTCUSDT\",\"t\":3735683259,\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":"
+    "1723161255342,\"m\":true,@@}}",
+    "{\"stream\":\"@@\",\"data\":{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":"
+    "3735683259,\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,"
+    "\"M\":true}}",
+    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":"
+    "\"@@\",\"B\":\"3.78826000\",\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}}",
+    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{@@}}",
+    "{\"e\":\"trade\",\"E\":1680652700455,\"T\":1680652700452,\"s\":\"@@\",\"t\":3535186032,"
+    "\"p\":\"28145.10\",\"q\":\"0.002\",\"X\":\"INSURANCE_FUND\",\"m\":false}",
+    "{\"e\":\"aggTrade\",\"E\":1626992741575,\"a\":16599292,\"s\":\"CTKUSDT\",\"p\":\"1.01100\","
+    "\"q\":\"10\",\"f\":@@,\"l\":23961325,\"T\":1626992741421,\"m\":false}",
+    "{\"e\":\"bookTicker\",\"u\":5123107839020,\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":"
+    "\"2.507\",\"a\":\"61800.30\",\"A\":\"2.510\",\"T\":1723161256313,\"E\":@@}",
+    "{@@,\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}",
+    "{\"result\":@@,\"id\":1}",
+    "{\"@@\":1,\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":"
+    "false}",
+};
+
+/* What JSON and Binance frames are made of, plus a few bytes the fast path
+ * must decline (space, DEL, a control character, non-ASCII). */
+static const char tr_fuzz_alphabet[] = "0123456789.-+eE\"\\,:{}[] truefalsn@TXMAB\x7f\x1f\xc3\xa9";
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const size_t nt = sizeof tr_fuzz_templates / sizeof tr_fuzz_templates[0];
+
+	if (!tr_fuzz_parser) {
+		if (!(tr_fuzz_parser = tr_parser_new()))
+			abort();
+		atexit(tr_fuzz_report);
+	}
+	tr_fuzz_frame((const char *)data, size, 1);
+	if (size == 0 || data[0] % 2 != 0)
+		return 0; /* half the inputs also fill a template */
+	const char *t = tr_fuzz_templates[(data[0] / 4) % nt];
+	const char *hole = strstr(t, "@@");
+	size_t pre = (size_t)(hole - t), post = strlen(hole + 2), n = size - 1;
+	char *f = (char *)malloc(pre + n + post);
+
+	if (!f)
+		abort();
+	memcpy(f, t, pre);
+	memcpy(f + pre, data + 1, n);
+	if (data[0] & 2) /* the input as indices into the alphabet */
+		for (size_t i = 0; i < n; i++)
+			f[pre + i] = tr_fuzz_alphabet[data[1 + i] % (sizeof tr_fuzz_alphabet - 1)];
+	memcpy(f + pre + n, hole + 2, post);
+	tr_fuzz_frame(f, pre + n + post, 0);
+	free(f);
 	return 0;
 }

@@ -8,6 +8,7 @@ Every mode prints plain lines on stdout that the C test asserts:
   decode NAME                  region info, symbols, then every record of every ring from the
                                oldest, one "kind field=value ..." line each (prices exact)
   latest NAME SYM [SYM...]     the latest-table entries of those symbol ids
+  analytics NAME SYM [SYM...]  indicators (every interval), analytics block, movers
   epoch NAME                   follow trades across an engine restart (stdin: go)
   lapped NAME TOTAL            join at seq 1 and account for TOTAL trades (records delivered +
                                records lost to laps), checking contiguity and each record's
@@ -125,6 +126,45 @@ def mode_latest(name, *syms):
         print("unknown_symbol %s" % type(e).__name__)
 
 
+def ind_val(v):
+    return "undef" if v == tickring.IND_UNDEF else tickring.fixed_str(v)
+
+
+def mode_analytics(name, *syms):
+    """Indicators of every interval slot, the analytics block, and the movers."""
+    r = tickring.Region(name, any_state=True)
+    for s in map(int, syms):
+        for i in range(len(r.intervals)):
+            d = r.latest_indicators(s, i)
+            if d is None:
+                print("indicators %d %d none" % (s, i))
+                continue
+            print("indicators %d %d closes=%d open_time=%d valid=%d close=%s sma=%s ema=%s "
+                  "rsi=%s macd=%s,%s,%s bb=%s,%s,%s periods=%s/%s/%d/%d,%d,%d/%d" % (
+                      s, i, d.closes, d.open_time, d.valid, tickring.fixed_str(d.close),
+                      ",".join(ind_val(v) for v in d.sma), ",".join(ind_val(v) for v in d.ema),
+                      ind_val(d.rsi), ind_val(d.macd), ind_val(d.macd_signal),
+                      ind_val(d.macd_hist), ind_val(d.bb_mid), ind_val(d.bb_upper),
+                      ind_val(d.bb_lower), ",".join(map(str, d.sma_period)),
+                      ",".join(map(str, d.ema_period)), d.rsi_period, d.macd_fast_period,
+                      d.macd_slow_period, d.macd_signal_period, d.bb_period))
+        a = r.latest_analytics(s)
+        print("analytics %d %s" % (s, "none" if a is None else (
+            "open_1h=%s change_pct_1h=%s reference=%s mad=%s outliers=%d flags=%d" % (
+                tickring.fixed_str(a.open_1h), tickring.fixed_str(a.change_pct_1h),
+                tickring.fixed_str(a.reference), tickring.fixed_str(a.mad), a.outliers,
+                a.flags))))
+    m = r.movers()
+    if m is None:
+        print("movers none")
+        return
+    print("movers ranked=%d,%d" % (m.ranked_24h, m.ranked_1h))
+    for name in tickring.MOVER_LISTS:
+        print("movers %s %s" % (name, " ".join("%d:%s" % (x.symbol_id,
+                                                        tickring.fixed_str(x.change_pct))
+                                               for x in m.lists[name])))
+
+
 # Same mixing function and checksum as tests/test_python.c (py_fill_trade).
 def mix(x):
     x &= M64
@@ -208,7 +248,8 @@ def main(argv):
         sys.exit(__doc__)
     mode, args = argv[1], argv[2:]
     modes = {"hash": mode_hash, "open": mode_open, "decode": mode_decode,
-             "latest": mode_latest, "lapped": mode_lapped, "epoch": mode_epoch}
+             "latest": mode_latest, "lapped": mode_lapped, "epoch": mode_epoch,
+             "analytics": mode_analytics}
     if mode not in modes:
         sys.exit("unknown mode %s\n%s" % (mode, __doc__))
     try:

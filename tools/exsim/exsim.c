@@ -87,6 +87,12 @@ static void usage(FILE *f)
 	      "  --stop-pings            never send pings\n"
 	      "  --silent-after S        after S s a connection gets nothing at all\n"
 	      "  --max-conn-age S        close connections (cleanly) after S s (Binance: 86400)\n"
+	      "  --fragment N            send every text message as N WebSocket fragments,\n"
+	      "                          cut at random points (--seed); shorter ones a byte\n"
+	      "                          per fragment\n"
+	      "  --fragment-bytes-every K  every Kth message a byte per fragment\n"
+	      "  --oversize-every N      after every Nth frame to a client, an extra message\n"
+	      "                          just over 1 MiB (tickringd's limit), 64 KiB fragments\n"
 	      "protocol:\n"
 	      "  --host ADDR             listen address (default 127.0.0.1)\n"
 	      "  --port N                listen port, 0 = any (default 9443)\n"
@@ -132,6 +138,9 @@ enum {
 	O_MAXSTREAMS,
 	O_PROGRESS,
 	O_STAMP_PRICE,
+	O_FRAGMENT,
+	O_FRAGMENT_BYTES,
+	O_OVERSIZE,
 	O_HELP,
 };
 
@@ -168,6 +177,9 @@ static const struct option opts[] = {
     {"max-streams", required_argument, 0, O_MAXSTREAMS},
     {"progress", required_argument, 0, O_PROGRESS},
     {"stamp-price", no_argument, 0, O_STAMP_PRICE},
+    {"fragment", required_argument, 0, O_FRAGMENT},
+    {"fragment-bytes-every", required_argument, 0, O_FRAGMENT_BYTES},
+    {"oversize-every", required_argument, 0, O_OVERSIZE},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -326,6 +338,18 @@ static int parse_args(struct exsim_config *c, int argc, char **argv)
 			break;
 		case O_STAMP_PRICE:
 			c->stamp_price = true;
+			break;
+		case O_FRAGMENT:
+			rc = num(name, optarg, 1, 256, &v);
+			c->fragment = (int)v;
+			break;
+		case O_FRAGMENT_BYTES:
+			rc = num(name, optarg, 1, 1e18, &v);
+			c->fragment_bytes_every = (long)v;
+			break;
+		case O_OVERSIZE:
+			rc = num(name, optarg, 1, 1e18, &v);
+			c->oversize_every = (long)v;
 			break;
 		case O_HELP:
 		case 'h':

@@ -45,6 +45,9 @@ struct exsim_config {
 	double grace;	   /* seconds between end of data and exit */
 	double drop_every; /* seconds, 0 = never */
 	long malformed_every, skip_ids_every, dup_ids_every;
+	int fragment;		   /* text messages in this many fragments, random cuts */
+	long fragment_bytes_every; /* every Nth message a byte per fragment */
+	long oversize_every;	   /* after every Nth frame, a message over 1 MiB */
 	int delay_ms;
 	bool no_pong, stop_pings;
 	double ping_interval, pong_timeout, max_conn_age, silent_after;

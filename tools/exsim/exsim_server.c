@@ -74,6 +74,20 @@ struct exsim_client {
 	uint64_t nsent;
 	unsigned char *out;
 	size_t outcap;
+	/* A text message on its way in fragments (--fragment,
+	 * --fragment-bytes-every, --oversize-every): it goes out whole, before
+	 * anything else, over as many writeable callbacks as it takes. */
+	char *msg;
+	size_t msg_len, msg_off, msg_cap;
+	size_t step;  /* fragments of this many bytes, or (0) up to ends[] */
+	size_t *ends; /* fragment ends, ascending; the last is msg_len */
+	unsigned end_i;
+	unsigned char *frag; /* LWS_PRE headroom, then one fragment */
+	size_t frag_cap;
+	uint64_t nmsgs, noversize;
+	bool oversize_due; /* an oversize message follows the current one */
+	const char *oversize_stream;
+	uint64_t rng;
 };
 
 struct pss {
@@ -114,10 +128,16 @@ uint64_t exsim_min_cursor(struct exsim *ex)
 	return m;
 }
 
+static bool msg_pending(const struct exsim_client *c)
+{
+	return c->msg_off < c->msg_len || c->oversize_due;
+}
+
 bool exsim_server_drained(struct exsim *ex)
 {
 	for (struct exsim_client *c = ex->clients; c; c = c->next)
-		if (active(c) && c->nsubs > 0 && (c->cursor < ex->ring.pub || c->nreply))
+		if (active(c) && c->nsubs > 0 &&
+		    (c->cursor < ex->ring.pub || c->nreply || msg_pending(c)))
 			return false;
 	return true;
 }
@@ -392,8 +412,156 @@ static int parse_path(struct exsim_client *c)
 	return 0;
 }
 
+/* ---- fragmented messages ---------------------------------------------------- */
+
+#define OVERSIZE_BYTES ((1u << 20) + 4096) /* just over tickringd's 1 MiB frame limit */
+#define OVERSIZE_FRAG (64u << 10)
+
+static uint64_t next_rand(struct exsim_client *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return c->rng;
+}
+
+/* Take a copy of s[0..n) as the current message and choose its fragments:
+ * `step` bytes each when step > 0, else `parts` fragments with random cut
+ * points (one byte each when the message is shorter). */
+static int start_message(struct exsim_client *c, const char *s, size_t n, size_t step,
+			 unsigned parts)
+{
+	if (c->msg_cap < n) {
+		char *m = realloc(c->msg, n);
+
+		if (!m)
+			return -1;
+		c->msg = m;
+		c->msg_cap = n;
+	}
+	if (s)
+		memcpy(c->msg, s, n); /* else the caller built it there */
+	c->msg_len = n;
+	c->msg_off = 0;
+	c->end_i = 0;
+	if (step == 0 && parts >= n)
+		step = 1;
+	c->step = step;
+	if (step > 0)
+		return 0;
+	size_t *e = realloc(c->ends, parts * sizeof *e);
+	if (!e)
+		return -1;
+	c->ends = e;
+	/* parts - 1 distinct cuts in 1..n-1, kept sorted (parts is small) */
+	unsigned k = 0;
+	while (k < parts - 1) {
+		size_t cut = 1 + (size_t)(next_rand(c) % (n - 1)), i = k;
+
+		while (i > 0 && e[i - 1] > cut)
+			i--;
+		if (i > 0 && e[i - 1] == cut)
+			continue;
+		memmove(e + i + 1, e + i, (k - i) * sizeof *e);
+		e[i] = cut;
+		k++;
+	}
+	e[k] = n;
+	return 0;
+}
+
+/* Send the current message on from msg_off, a fragment per lws_write, while
+ * the socket takes more. Returns 0 when it is all out, 1 when the socket is
+ * full (the rest goes in a later writeable callback), -1 on error. */
+static int send_fragments(struct exsim_client *c)
+{
+	while (c->msg_off < c->msg_len) {
+		if (lws_send_pipe_choked(c->wsi))
+			return 1;
+		size_t end = c->step ? c->msg_off + c->step : c->ends[c->end_i];
+
+		if (end > c->msg_len)
+			end = c->msg_len;
+		size_t n = end - c->msg_off;
+		int flags = (c->msg_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT) |
+			    (end < c->msg_len ? LWS_WRITE_NO_FIN : 0);
+
+		if (c->frag_cap < LWS_PRE + n) {
+			unsigned char *fr = realloc(c->frag, LWS_PRE + n);
+
+			if (!fr)
+				return -1;
+			c->frag = fr;
+			c->frag_cap = LWS_PRE + n;
+		}
+		memcpy(c->frag + LWS_PRE, c->msg + c->msg_off, n);
+		if (lws_write(c->wsi, c->frag + LWS_PRE, n, (enum lws_write_protocol)flags) <
+		    (int)n)
+			return -1;
+		c->msg_off = end;
+		c->end_i++;
+	}
+	return 0;
+}
+
+/* A well-formed message just over 1 MiB in 64 KiB fragments, on the stream
+ * of the frame just sent: tickringd must drop it, count it and go on. */
+static int start_oversize(struct exsim_client *c, const char *stream)
+{
+	char head[160];
+	const char *tail = c->combined ? "\"}}" : "\"}";
+	int h = c->combined
+		    ? snprintf(head, sizeof head,
+			       "{\"stream\":\"%s\",\"data\":{\"e\":\"trade\",\"pad\":\"", stream)
+		    : snprintf(head, sizeof head, "{\"e\":\"trade\",\"pad\":\"");
+	size_t tl = strlen(tail);
+
+	if (start_message(c, NULL, OVERSIZE_BYTES, OVERSIZE_FRAG, 0))
+		return -1;
+	memcpy(c->msg, head, (size_t)h);
+	memset(c->msg + h, 'x', OVERSIZE_BYTES - (size_t)h - tl);
+	memcpy(c->msg + OVERSIZE_BYTES - tl, tail, tl);
+	c->noversize++;
+	exsim_log("client %u: oversize message %llu, %u bytes in %u fragments", c->id,
+		  (unsigned long long)c->noversize, OVERSIZE_BYTES,
+		  (OVERSIZE_BYTES + OVERSIZE_FRAG - 1) / OVERSIZE_FRAG);
+	return 0;
+}
+
+/* Finish the message in flight, then a due oversize message. 0: nothing is
+ * pending any more; 1: the socket is full; -1: error. */
+static int flush_message(struct exsim_client *c)
+{
+	for (;;) {
+		int rc = send_fragments(c);
+
+		if (rc)
+			return rc;
+		if (!c->oversize_due)
+			return 0;
+		c->oversize_due = false;
+		if (start_oversize(c, c->oversize_stream))
+			return -1;
+	}
+}
+
 static int write_text(struct exsim_client *c, const char *s, size_t n)
 {
+	const struct exsim_config *cfg = &c->ex->cfg;
+
+	if (n > 0 && (cfg->fragment > 1 || cfg->fragment_bytes_every > 0)) {
+		size_t step = 0; /* --fragment N: random cuts */
+
+		c->nmsgs++;
+		if (cfg->fragment_bytes_every > 0 &&
+		    c->nmsgs % (uint64_t)cfg->fragment_bytes_every == 0)
+			step = 1; /* a byte per fragment */
+		else if (cfg->fragment < 2)
+			step = n; /* one fragment: an ordinary message */
+		if (start_message(c, s, n, step, (unsigned)cfg->fragment))
+			return -1;
+		return send_fragments(c) < 0 ? -1 : 0;
+	}
 	if (c->outcap < LWS_PRE + n) {
 		size_t cap = (LWS_PRE + n) * 2;
 		unsigned char *p = realloc(c->out, cap);
@@ -457,10 +625,14 @@ static int write_malformed(struct exsim_client *c, const struct exsim_frame *f)
 
 static int write_frame(struct exsim_client *c, const struct exsim_frame *f)
 {
-	long every = c->ex->cfg.malformed_every;
+	long every = c->ex->cfg.malformed_every, big = c->ex->cfg.oversize_every;
 
 	c->nsent++;
 	c->ex->sent_frames++;
+	if (big > 0 && c->nsent % (uint64_t)big == 0) {
+		c->oversize_due = true; /* after this frame, from flush_message */
+		c->oversize_stream = exsim_stream_name(f->stream);
+	}
 	if (every > 0 && c->nsent % (uint64_t)every == 0)
 		return write_malformed(c, f);
 	if (c->combined)
@@ -484,6 +656,14 @@ static int on_writeable(struct exsim_client *c)
 	}
 	if (c->silent)
 		return 0;
+	/* A message in fragments goes out whole before anything else. */
+	int rc = flush_message(c);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (c->ping_due) {
 		unsigned char ping[LWS_PRE + 16];
 
@@ -505,13 +685,13 @@ static int on_writeable(struct exsim_client *c)
 	}
 	while (c->nreply > 0) {
 		char *s = c->reply[0];
-		int rc = write_text(c, s, strlen(s));
+		rc = write_text(c, s, strlen(s));
 
 		free(s);
 		memmove(&c->reply[0], &c->reply[1], (size_t)--c->nreply * sizeof c->reply[0]);
 		if (rc)
 			return -1;
-		if (lws_send_pipe_choked(c->wsi)) {
+		if (msg_pending(c) || lws_send_pipe_choked(c->wsi)) {
 			lws_callback_on_writable(c->wsi);
 			return 0;
 		}
@@ -527,7 +707,7 @@ static int on_writeable(struct exsim_client *c)
 			c->cursor++;
 			continue;
 		}
-		if (lws_send_pipe_choked(c->wsi))
+		if (msg_pending(c) || lws_send_pipe_choked(c->wsi))
 			break;
 		if (write_frame(c, f))
 			return -1;
@@ -541,7 +721,7 @@ static int on_writeable(struct exsim_client *c)
 	}
 	if (c->nsubs == 0)
 		c->cursor = r->pub;
-	if (c->cursor < r->pub && c->nsubs > 0)
+	if ((c->cursor < r->pub && c->nsubs > 0) || msg_pending(c))
 		lws_callback_on_writable(c->wsi);
 	if (c->cursor != start && ex->cfg.speed <= 0)
 		exsim_feed_pump(ex); /* room in the ring: read on */
@@ -584,6 +764,8 @@ static void on_established(struct exsim *ex, struct lws *wsi, struct pss *pss)
 	c->ex = ex;
 	c->wsi = wsi;
 	c->id = ++ex->next_client_id;
+	/* fragment cuts: deterministic per --seed and client, never zero */
+	c->rng = (ex->cfg.seed ^ 0x9e3779b97f4a7c15ull) * (2 * c->id + 1) | 1;
 	c->connected_ns = c->last_ping_ns = exsim_now();
 	c->cursor = ex->ring.pub;
 	c->inflight = inflight_bytes(wsi);
@@ -678,6 +860,9 @@ static void on_closed(struct exsim *ex, struct exsim_client *c)
 	free(c->subs);
 	free(c->rx);
 	free(c->out);
+	free(c->msg);
+	free(c->ends);
+	free(c->frag);
 	free(c);
 	if (!ex->exiting)
 		update_hold(ex); /* and pumps: the last drainer may have gone */
