@@ -481,6 +481,7 @@ int main(int argc, char **argv)
 			   : "");
 	}
 
+	mkdir(rdir, 0755); /* bench/run.sh makes it; a direct run may not have */
 	snprintf(path, sizeof path, "%s/mirror_redis.json", rdir);
 	FILE *f = fopen(path, "w");
 	if (!f)
