@@ -432,8 +432,12 @@ int main(int argc, char **argv)
 
 	start_server();
 	struct bu_machine mach;
+	double load[3] = {0};
 	bu_machine(&mach);
-	printf("bench-mirror_redis: %s, %ld cores, %s\n", mach.cpu, mach.cores, mach.kernel);
+	/* Other work on the machine moves every figure: say how much there was. */
+	getloadavg(load, 3);
+	printf("bench-mirror_redis: %s, %ld cores, %s, load average %.2f at the start\n", mach.cpu,
+	       mach.cores, mach.kernel, load[0]);
 	printf("  %zu recorded trades cycled to %llu records, JSON payload %zu bytes on average,\n"
 	       "  mirror pipeline %u, best of %d passes, no subscribers\n",
 	       ntrades, (unsigned long long)n, plen, pipeline, passes);
@@ -477,6 +481,7 @@ int main(int argc, char **argv)
 			   : "");
 	}
 
+	mkdir(rdir, 0755); /* bench/run.sh makes it; a direct run may not have */
 	snprintf(path, sizeof path, "%s/mirror_redis.json", rdir);
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -485,7 +490,8 @@ int main(int argc, char **argv)
 		"{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"kernel\": \"%s\", "
 		"\"date\": \"%s\"},\n"
 		"  \"config\": {\"records\": %llu, \"payload_bytes\": %zu, \"pipeline\": %u, "
-		"\"passes\": %d, \"transport\": \"tcp 127.0.0.1 (unix socket in *_unix)\", "
+		"\"passes\": %d, \"loadavg_1m\": %.2f, "
+		"\"transport\": \"tcp 127.0.0.1 (unix socket in *_unix)\", "
 		"\"baseline\": \"redis-benchmark -P 64 -n %llu PUBLISH <chan> <payload>\"},\n"
 		"  \"metrics\": {\n"
 		"    \"redis_mirror_rps\": %.0f,\n    \"redis_benchmark_rps\": %.0f,\n"
@@ -493,8 +499,8 @@ int main(int argc, char **argv)
 		"    \"redis_mirror_rps_unix\": %.0f,\n    \"redis_benchmark_rps_unix\": %.0f,\n"
 		"    \"redis_benchmark_c1_rps_unix\": %.0f\n  }\n}\n",
 		mach.cpu, mach.cores, mach.kernel, mach.date, (unsigned long long)n, plen, pipeline,
-		passes, (unsigned long long)n, best[1][0], best[1][1], best[1][0] / best[1][1],
-		best[1][2], best[0][0], best[0][1], best[0][2]);
+		passes, load[0], (unsigned long long)n, best[1][0], best[1][1],
+		best[1][0] / best[1][1], best[1][2], best[0][0], best[0][1], best[0][2]);
 	if (fclose(f))
 		die("cannot write the results file");
 	tr_writer_close(w);

@@ -1812,8 +1812,7 @@ const struct tr_mirror_def tr_mirror_redis = {
     .enable = "redis-url",
     .check = redis_check,
     .run = redis_run,
-    .help = "  redis-url URL            redis://[user:password@]host[:port][/db] or "
-	    "unix:///path[?db=N]: mirror to Redis\n"
+    .help = "  redis-url URL            redis://[user:pw@]host[:port][/db] or unix:///path[?db=N]\n"
 	    "  redis-password PASSWORD  AUTH password when the URL has none\n"
 	    "  redis-prefix NAME        channel and key prefix (tickring)\n"
 	    "  redis-kinds LIST         trades,quotes,candles,events (all)\n"

@@ -23,6 +23,7 @@
 #include "tr_fixed.h"
 #include "tr_format.h"
 #include "tr_journal.h"
+#include "tr_log.h"
 #include "tr_mirror.h"
 #include "tr_redis.h"
 #include "tr_uring.h"
@@ -79,7 +80,13 @@ static void cleanup(void)
 		tr_writer_unlink(NULL, insts[i]);
 }
 
-TestSuite(redis, .fini = cleanup, .timeout = 120);
+/* The mirror logs to stderr as tickringd would; the tests read its counters. */
+static void quiet(void)
+{
+	tr_log_setup(0, TR_LOG_ERROR);
+}
+
+TestSuite(redis, .init = quiet, .fini = cleanup, .timeout = 120);
 
 static void track(pid_t pid)
 {
@@ -643,6 +650,28 @@ Test(redis, directives_are_checked_and_bad_values_refused)
 	cr_assert_eq(tr_mirror_redis.run(&a), -EINVAL);
 	cr_assert_not_null(strstr(tr_errmsg(), "test.conf:7"), "%s", tr_errmsg());
 	cr_assert_eq(tr_mirror_find("redis-url"), &tr_mirror_redis);
+
+	/* tickringd refuses a bad value in its config file, naming the line. */
+	const char *dir = tmpdir();
+	char conf[128], log[128], line[512] = "";
+	snprintf(conf, sizeof conf, "%s/rd.conf", dir);
+	snprintf(log, sizeof log, "%s/tickringd.log", dir);
+	FILE *f = fopen(conf, "w");
+	fputs("redis-url redis://127.0.0.1\nredis-kinds trades,books\n", f);
+	fclose(f);
+	char *argv[] = {(char *)"tickringd", (char *)"--config",  conf,
+			(char *)"--replay",  (char *)"/dev/null", NULL};
+	pid_t pid = e2e_spawn(argv, NULL, log);
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "tickringd accepted it");
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) && !strstr(line, "rd.conf:2"))
+		;
+	fclose(f);
+	cr_assert_not_null(strstr(line, "rd.conf:2: redis-kinds: 'books': unknown kind"), "%s",
+			   line);
 }
 
 /* ---- Pub/sub ---- */
@@ -1286,7 +1315,7 @@ Test(redis, redis_killed_and_restarted_drops_pubsub_and_catches_up_streams_and_h
 	rs_start(&s);
 	WAIT_FOR(LD(m.st.checkpoint[TR_KIND_TRADE]) == 2000, 20, "streams did not catch up (%llu)",
 		 (unsigned long long)LD(m.st.checkpoint[TR_KIND_TRADE]));
-	cr_assert_eq(LD(m.st.reconnects), 2);
+	cr_assert_geq(LD(m.st.reconnects), 2); /* more if it found Redis still loading */
 	xrange(&s, "tickring:stream:trades", &x);
 	check_entries(&x, r, 1, 2000);
 	entries_free(&x);
