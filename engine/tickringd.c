@@ -341,7 +341,7 @@ int main(int argc, char **argv)
 	} else {
 		rc = run_live();
 	}
-	tr_engine_commit(g.e);
+	tr_engine_finish(g.e); /* the last finals go out before the mirrors drain */
 	if (stop_mirrors() && !rc)
 		rc = 1;
 	tr_engine_close(g.e);

@@ -252,11 +252,20 @@ fail:
 	return rc;
 }
 
-void tr_engine_close(struct tr_engine *e)
+void tr_engine_finish(struct tr_engine *e)
 {
 	if (!e)
 		return;
 	tr_ae_close(e->an); /* open candles as finals, before the journal closes */
+	e->an = NULL;
+	tr_engine_commit(e);
+}
+
+void tr_engine_close(struct tr_engine *e)
+{
+	if (!e)
+		return;
+	tr_engine_finish(e);
 	if (e->journal)
 		tr_journal_close(e->journal);
 	if (e->capture)

@@ -37,7 +37,12 @@ enum tr_source {
  * region's head and the journal's last record, and bumps the epoch. */
 int tr_engine_open(struct tr_engine **out, const struct tr_config *cfg, struct tr_uring *u);
 
-/* Stop: flush journal and capture, mark the region stopped. */
+/* Publish what is still open (current candles as finals) and commit: the
+ * last records of a run, so the mirrors can be drained after it. No frame
+ * may follow. tr_engine_close() calls it if it was not called. */
+void tr_engine_finish(struct tr_engine *e);
+
+/* Stop: finish, flush journal and capture, mark the region stopped. */
 void tr_engine_close(struct tr_engine *e);
 
 /* Handle one exchange frame of venue_id (tr_engine_venue) received at

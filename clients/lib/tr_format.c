@@ -26,7 +26,11 @@ struct out {
 	bool first; /* no JSON member written yet in this object */
 };
 
-static void put(struct out *o, const char *s, size_t n)
+/* The little writers are forced inline so that keys, which are literals,
+ * have their length folded and short copies need no library call. */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE void put(struct out *o, const char *s, size_t n)
 {
 	size_t room = o->len ? o->len - 1 - o->pos : 0;
 
@@ -34,29 +38,50 @@ static void put(struct out *o, const char *s, size_t n)
 		n = room;
 		o->full = true;
 	}
-	if (n) /* buf may be NULL when len is 0 */
+	if (n <= 16) {
+		for (size_t i = 0; i < n; i++)
+			o->buf[o->pos + i] = s[i];
+	} else {
 		memcpy(o->buf + o->pos, s, n);
+	}
 	o->pos += n;
 }
 
-static void puts_(struct out *o, const char *s)
+INLINE void puts_(struct out *o, const char *s)
 {
 	put(o, s, strlen(s));
 }
 
-static void putc_(struct out *o, char c)
+INLINE void putc_(struct out *o, char c)
 {
 	put(o, &c, 1);
 }
+
+/* Two digits per step: ns times have 19 digits, and the mirrors format
+ * several per record. */
+static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+			      "34353637383940414243444546474849"
+			      "50515253545556575859606162636465666768697071727374757677787980818283"
+			      "84858687888990919293949596979899";
 
 static void put_u64(struct out *o, uint64_t v)
 {
 	char tmp[24];
 	size_t i = sizeof tmp;
 
-	do
-		tmp[--i] = (char)('0' + v % 10);
-	while (v /= 10);
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		i -= 2;
+		memcpy(tmp + i, digits2 + 2 * d, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, digits2 + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
 	put(o, tmp + i, sizeof tmp - i);
 }
 
@@ -130,6 +155,16 @@ static void put_jstring(struct out *o, const char *str, size_t n)
 		unsigned char c = s[i];
 		size_t run = 0;
 
+		/* Plain printable ASCII, the usual case, in one copy. */
+		while (i + run < end && s[i + run] >= 0x20 && s[i + run] < 0x7f &&
+		       s[i + run] != '"' && s[i + run] != '\\')
+			run++;
+		if (run) {
+			put(o, str + i, run);
+			i += run;
+			continue;
+		}
+
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			put(o, e, 2);
@@ -191,7 +226,7 @@ static void put_time(struct out *o, int64_t ns)
 }
 
 /* JSON members: each writes `,"key":` (no comma first) and a value. */
-static void key(struct out *o, const char *k)
+INLINE void key(struct out *o, const char *k)
 {
 	if (!o->first)
 		putc_(o, ',');
@@ -201,25 +236,25 @@ static void key(struct out *o, const char *k)
 	puts_(o, "\":");
 }
 
-static void j_str(struct out *o, const char *k, const char *s, size_t n)
+INLINE void j_str(struct out *o, const char *k, const char *s, size_t n)
 {
 	key(o, k);
 	put_jstring(o, s, n);
 }
 
-static void j_u64(struct out *o, const char *k, uint64_t v)
+INLINE void j_u64(struct out *o, const char *k, uint64_t v)
 {
 	key(o, k);
 	put_u64(o, v);
 }
 
-static void j_i64(struct out *o, const char *k, int64_t v)
+INLINE void j_i64(struct out *o, const char *k, int64_t v)
 {
 	key(o, k);
 	put_i64(o, v);
 }
 
-static void j_fixed(struct out *o, const char *k, int64_t v)
+INLINE void j_fixed(struct out *o, const char *k, int64_t v)
 {
 	key(o, k);
 	putc_(o, '"');
@@ -227,7 +262,7 @@ static void j_fixed(struct out *o, const char *k, int64_t v)
 	putc_(o, '"');
 }
 
-static void j_bool(struct out *o, const char *k, bool v)
+INLINE void j_bool(struct out *o, const char *k, bool v)
 {
 	key(o, k);
 	puts_(o, v ? "true" : "false");
