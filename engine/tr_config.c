@@ -517,9 +517,11 @@ const char *tr_config_help(void)
 		for (size_t i = 0; i < sizeof table / sizeof table[0] && n < sizeof buf; i++)
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "  %-24s %s\n",
 					      table[i].name, table[i].help);
-		for (const struct tr_mirror_def *const *m = tr_mirror_all(); *m && n < sizeof buf; m++)
-			n += (size_t)snprintf(buf + n, sizeof buf - n, "\n%s mirror (on with %s):\n%s",
-					      (*m)->name, (*m)->enable, (*m)->help);
+		for (const struct tr_mirror_def *const *m = tr_mirror_all(); *m && n < sizeof buf;
+		     m++)
+			n += (size_t)snprintf(buf + n, sizeof buf - n,
+					      "\n%s mirror (on with %s):\n%s", (*m)->name,
+					      (*m)->enable, (*m)->help);
 		if (n < sizeof buf)
 			snprintf(buf + n, sizeof buf - n,
 				 "\n  --replay FILE...         replay capture files "
