@@ -180,6 +180,19 @@ int tr_engine_open(struct tr_engine **out, const struct tr_config *cfg, struct t
 				s->last_trade_id = l->trade.trade_id;
 		}
 	}
+	/* A crash between publishing a trade and recording it in the latest
+	 * table leaves that one trade, the ring's newest, only in the ring. */
+	const struct tr_wring *tw = &e->w->rings[TR_KIND_TRADE];
+	const struct tr_trade *newest =
+	    (const struct tr_trade *)(tw->slots + ((tw->next - 1) & tw->mask) * tw->slot_size);
+	if (tw->next > 1 && newest->seq == tw->next - 1 && newest->symbol_id < sb->symbol_count &&
+	    e->by_id[newest->symbol_id]) {
+		struct sym_state *s = e->by_id[newest->symbol_id];
+		uint64_t *last = newest->flags & TR_TRADE_AGG ? &s->last_agg_id : &s->last_trade_id;
+
+		if (newest->trade_id > *last)
+			*last = newest->trade_id;
+	}
 	for (unsigned f = 0; f < cfg->nfeeds; f++) {
 		int v = tr_writer_venue(e->w, cfg->feeds[f].venue);
 		if (v < 0) {

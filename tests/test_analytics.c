@@ -577,3 +577,42 @@ Test(analytics, timer_before_the_first_trade_does_not_set_the_candle_clock, .fin
 	cr_assert_lt(tr_region_head(rig.r, TR_KIND_CANDLE), 100,
 		     "a few candle records, not one per second since the data's day");
 }
+
+/* kill -9 between publishing a trade and recording it in the latest table:
+ * the restarted engine still knows that trade (the ring's newest) and drops
+ * its redelivery instead of publishing it twice. */
+Test(analytics, restart_dedupes_the_trade_the_latest_table_missed)
+{
+	char buf[512 + TR_PARSE_PADDING];
+	struct tr_trade t;
+	struct tr_cursor c;
+	int64_t t0 = 1723161600000000000ll;
+
+	rig_config();
+	rig_open();
+	trade("BTCUSDT", 100, "60000", "1", t0);
+	/* The crash window, reproduced: trade 101 reaches the ring only. */
+	tr_cursor_init(&c, rig.r, TR_KIND_TRADE, TR_JOIN_SEQ, 1);
+	cr_assert_eq(tr_poll(&c, &t), TR_POLL_RECORD);
+	t.trade_id = 101;
+	tr_writer_publish(tr_engine_writer(rig.e), TR_KIND_TRADE, &t);
+	tr_region_close(rig.r);
+	rig.r = NULL;
+	tr_engine_close(rig.e);
+	tr_uring_exit(&rig.u);
+	cr_assert_eq(tr_uring_init(&rig.u, 64), 0);
+	cr_assert_eq(tr_engine_open(&rig.e, &rig.cfg, &rig.u), 0, "%s", tr_errmsg());
+	rig.venue = tr_engine_venue(rig.e, "binance");
+	cr_assert_eq(tr_region_open(&rig.r, rig.inst, TR_OPEN_ANY_STATE), 0, "%s", tr_errmsg());
+	int n = snprintf(buf, 512,
+			 "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":%lld,"
+			 "\"s\":\"BTCUSDT\",\"t\":101,\"p\":\"60000\",\"q\":\"1\",\"T\":%lld,"
+			 "\"m\":false,\"M\":true}}",
+			 (long long)(t0 / 1000000 + 1), (long long)(t0 / 1000000 + 1));
+	memset(buf + n, 0, TR_PARSE_PADDING);
+	cr_assert_eq(tr_engine_frame(rig.e, (unsigned)rig.venue, TR_SRC_REPLAY, t0 + 1000000, buf,
+				     (size_t)n),
+		     0, "trade 101 published twice");
+	trade("BTCUSDT", 102, "60000", "1", t0 + 2000000);
+	rig_close();
+}
