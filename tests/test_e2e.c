@@ -698,13 +698,14 @@ static uint64_t write_noted_days(const char *path)
 	return n;
 }
 
-/* Every frame in WebSocket fragments: 7 per message at random cut points, every 29th
+/* Every frame in WebSocket fragments: 5 per message at random cut points, every 61st
  * message a byte per fragment (so every cut position of those frames, inside numbers,
- * names, escapes and UTF-8 sequences), and after every 25000th frame an extra message
- * just over the 1 MiB frame limit in 64 KiB fragments. Every trade arrives exactly once;
- * each oversize message is dropped and counted, and the connection carries on. Paced at
- * 40 times the recorded speed (about 16 s) rather than flat out: a byte per fragment is
- * costly, and the tests running beside this one need their share of the CPUs. */
+ * names, escapes and UTF-8 sequences; every 305th frame is one with the extra member),
+ * and after every 25000th frame an extra message just over the 1 MiB frame limit in
+ * 64 KiB fragments. Every trade arrives exactly once; each oversize message is dropped
+ * and counted, and the connection carries on. Paced at 40 times the recorded speed
+ * (about 16 s) rather than flat out, and not more fragments than that: each is a write
+ * and a read, and the tests running beside this one need their share of the CPUs. */
 Test(e2e, fragmented_frames_reassemble_every_trade_once, .timeout = 300)
 {
 	struct run r;
@@ -724,9 +725,9 @@ Test(e2e, fragmented_frames_reassemble_every_trade_once, .timeout = 300)
 			(char *)"--replay",
 			days,
 			(char *)"--fragment",
-			(char *)"7",
+			(char *)"5",
 			(char *)"--fragment-bytes-every",
-			(char *)"29",
+			(char *)"61",
 			(char *)"--oversize-every",
 			(char *)"25000",
 			(char *)"--seed",
