@@ -266,19 +266,10 @@ static int stop_mirrors(void)
 			       g.mirror_defs[i]->name, g.cfg.mirror_drain_ms);
 			rc = 1;
 		}
-		/* Relaxed loads: statistics of a thread about to be joined. */
-		tr_log(
-		    TR_LOG_INFO,
-		    "%s mirror: %llu sent, %llu delivered, %llu from the journal, %llu dropped, "
-		    "%llu failed, %llu lost",
-		    g.mirror_defs[i]->name,
-		    (unsigned long long)atomic_load_explicit(&st->sent, memory_order_relaxed),
-		    (unsigned long long)atomic_load_explicit(&st->delivered, memory_order_relaxed),
-		    (unsigned long long)atomic_load_explicit(&st->from_journal,
-							     memory_order_relaxed),
-		    (unsigned long long)atomic_load_explicit(&st->dropped, memory_order_relaxed),
-		    (unsigned long long)atomic_load_explicit(&st->failed, memory_order_relaxed),
-		    (unsigned long long)atomic_load_explicit(&st->lost, memory_order_relaxed));
+		char line[512];
+
+		tr_mirror_stats_line(g.mirror_defs[i]->name, st, line, sizeof line);
+		tr_log(TR_LOG_INFO, "%s", line);
 		if (tr_mirror_join(g.mirrors[i]) < 0) {
 			tr_log(TR_LOG_ERROR, "%s mirror: %s", g.mirror_defs[i]->name, tr_errmsg());
 			rc = 1;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,18 @@ const char *tr_mirror_opt(const struct tr_mirror_opt *opts, unsigned n, const ch
 		if (!strcmp(opts[i].name, name))
 			v = opts[i].value;
 	return v;
+}
+
+void tr_mirror_stats_line(const char *name, const struct tr_mirror_stats *st, char *buf, size_t len)
+{
+	/* Relaxed: plain counters, read for a report. */
+#define LD(f) (unsigned long long)atomic_load_explicit(&st->f, memory_order_relaxed)
+	snprintf(buf, len,
+		 "%s mirror: %llu sent, %llu delivered, %llu from the journal, %llu dropped, "
+		 "%llu failed, %llu lost",
+		 name, LD(sent), LD(delivered), LD(from_journal), LD(dropped), LD(failed),
+		 LD(lost));
+#undef LD
 }
 
 struct tr_mirror_thread {

@@ -100,6 +100,12 @@ const struct tr_mirror_def *const *tr_mirror_all(void);
 /* A directive's value among opts (the last one given wins), or NULL. */
 const char *tr_mirror_opt(const struct tr_mirror_opt *opts, unsigned n, const char *name);
 
+/* "<name> mirror: N sent, N delivered, N from the journal, N dropped,
+ * N failed, N lost" into buf (NUL-terminated, truncated to
+ * len): the line tickringd logs at stop and `tickring mirror` prints. */
+void tr_mirror_stats_line(const char *name, const struct tr_mirror_stats *st, char *buf,
+			  size_t len);
+
 /* A mirror running on its own thread (tickringd). */
 struct tr_mirror_thread;
 

@@ -37,18 +37,6 @@ static void on_signal(int sig)
 	atomic_store(&stop, 1);
 }
 
-static void print_stats(const char *name, const struct tr_mirror_stats *st)
-{
-	/* Relaxed: the loop has returned; these are plain counters. */
-#define LD(f) (unsigned long long)atomic_load_explicit(&st->f, memory_order_relaxed)
-	fprintf(stderr,
-		"tickring mirror %s: %llu sent, %llu delivered, %llu from the journal, %llu "
-		"dropped, %llu failed, %llu lost, %llu reconnects\n",
-		name, LD(sent), LD(delivered), LD(from_journal), LD(dropped), LD(failed), LD(lost),
-		LD(reconnects));
-#undef LD
-}
-
 int tr_cli_mirror(int argc, char **argv, const char *instance)
 {
 	static struct tr_config cfg;
@@ -100,7 +88,12 @@ int tr_cli_mirror(int argc, char **argv, const char *instance)
 				   .stop = &stop,
 				   .stats = &st};
 	rc = def->run(&a);
-	print_stats(def->name, &st);
+	char line[512];
+
+	tr_mirror_stats_line(def->name, &st, line, sizeof line);
+	/* Relaxed: run() has returned; a plain counter. */
+	fprintf(stderr, "tickring %s, %llu reconnects\n", line,
+		(unsigned long long)atomic_load_explicit(&st.reconnects, memory_order_relaxed));
 	if (rc < 0) {
 		fprintf(stderr, "tickring mirror %s: %s\n", def->name, tr_errmsg());
 		return 1;
