@@ -128,4 +128,27 @@ static inline void e2e_stop(pid_t pid, int sig)
 	}
 }
 
+/* Until pid catches signal sig (SigCgt in /proc), so that sig stops it
+ * cleanly rather than killing it before its handler is installed. */
+static inline void e2e_wait_catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = fopen(path, "r");
+		unsigned long long mask = 0;
+
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (mask & (1ull << (sig - 1)))
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("pid %d never installed a handler for signal %d", (int)pid, sig);
+}
+
 #endif

@@ -192,29 +192,6 @@ static uint64_t check_trade_set(const struct kmsgs *k, const size_t *idx, uint64
 }
 
 /* Poll the mirror's checkpoint file until kind's seq >= seq. */
-/* Until pid catches SIGINT (SigCgt in /proc), so the signal stops it
- * cleanly instead of killing it before its handler is installed. */
-static void wait_sigint_handler(pid_t pid)
-{
-	char path[64], line[256];
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	for (int i = 0; i < 1000; i++) {
-		FILE *f = fopen(path, "r");
-		unsigned long long mask = 0;
-
-		while (f && fgets(line, sizeof line, f))
-			if (sscanf(line, "SigCgt: %llx", &mask) == 1)
-				break;
-		if (f)
-			fclose(f);
-		if (mask & (1ull << (SIGINT - 1)))
-			return;
-		usleep(10000);
-	}
-	cr_assert_fail("pid %d never installed its SIGINT handler", (int)pid);
-}
-
 static uint64_t wait_checkpoint(const char *path, unsigned kind, uint64_t seq, int seconds)
 {
 	uint64_t c[TR_NKINDS] = {0};
@@ -329,7 +306,7 @@ Test(kafka, replay_through_an_outage_and_laps_delivers_every_trade_once, .fini =
 	pid = e2e_spawn(mirror, NULL, er.log);
 	tproc_track(pid);
 	wait_checkpoint(ckpt, TR_KIND_CANDLE, nc, 60);
-	wait_sigint_handler(pid);
+	e2e_wait_catches(pid, SIGINT);
 	kill(pid, SIGINT);
 	cr_assert_eq(tproc_reap(pid), 0);
 	kcat_topic(b.addr, "tickring.candles", &k);

@@ -1579,6 +1579,7 @@ Test(redis, tickringd_replay_reaches_subscribers_hashes_and_streams, .timeout = 
 			  10) == tr_region_head(r, TR_KIND_CANDLE),
 		 20, "the candle stream did not catch up: %s of %llu", v,
 		 (unsigned long long)tr_region_head(r, TR_KIND_CANDLE));
+	e2e_wait_catches(cli_pid, SIGTERM);
 	kill(cli_pid, SIGTERM);
 	cr_assert_eq(reap(cli_pid), 0, "tickring mirror redis failed (see %s)", log2);
 	stream_complete(&s, r, TR_KIND_CANDLE);
