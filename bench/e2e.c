@@ -52,6 +52,15 @@
 #define E2E_TARGET_P99_NS 5000.0
 #define E2E_START_TIMEOUT_NS 15000000000ll /* exsim port, region, first trade */
 #define E2E_NICE_CRITICAL -20		   /* tickringd, the reader, our autogroup: --priority */
+/* --priority rt: the reader SCHED_FIFO, tickringd at nice -20 as with nice.
+ * A real-time tickringd takes the CPU from exsim at every frame exsim
+ * writes (a context switch pair per frame: we measured a third of the
+ * paced rate), and exsim's event loop spins when its next send is under a
+ * millisecond away, which starves an equal-priority tickringd. */
+#define E2E_FIFO_READER 40
+
+enum { E2E_PRIO_PLAIN, E2E_PRIO_NICE, E2E_PRIO_RT };
+static const char *const e2e_prio_name[] = {"no", "nice", "rt"};
 
 struct e2e_opts {
 	double warmup_s, secs;	      /* each latency run */
@@ -63,8 +72,8 @@ struct e2e_opts {
 	int cpu[2];	       /* engine, reader; -1: the first two allowed */
 	int exsim_with_reader; /* exsim shares the reader's CPU, not the engine's */
 	int pin;	       /* pin the three processes (default) */
-	int prio;	       /* tickringd and reader nice -20, exsim nice 19 (default) */
-	int compare;	       /* also run 100 k/s without pinning and/or priority */
+	int prio;	       /* E2E_PRIO_*: rt (default), nice or plain */
+	int compare;	       /* also run 100 k/s with other pinning and priority */
 	const char *json;
 };
 
@@ -118,6 +127,7 @@ struct e2e_env {
 	int cpu_engine, cpu_reader, cpu_exsim;
 	cpu_set_t allowed; /* what we may run on: the unpinned runs use all of it */
 	int can_prio;	   /* we may lower our nice value (CAP_SYS_NICE) */
+	int can_rt;	   /* we may use SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO) */
 	int autogroup;	   /* the kernel groups sessions; our group's nice was this */
 	int have_stamp;	   /* exsim knows --stamp-price */
 	pid_t exsim, engine;
@@ -192,6 +202,15 @@ static void e2e_cpus(int cpu[2])
 /* Start argv[0] (a path) pinned to cpu, stderr (and stdout unless out_fd)
  * appended to log. With out_fd, stdout is a pipe whose read end is
  * returned there. The child dies with us. Returns the pid or -errno. */
+/* SCHED_FIFO at level, or back to SCHED_OTHER with 0. */
+static int e2e_fifo(int level)
+{
+	struct sched_param sp = {.sched_priority = level};
+
+	/* Reset on fork: the reader spawns exsim and tickringd. */
+	return sched_setscheduler(0, level ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER, &sp);
+}
+
 static pid_t e2e_spawn(char *const argv[], int cpu, int nice, int *out_fd, const char *log)
 {
 	int fds[2] = {-1, -1};
@@ -756,6 +775,8 @@ static int e2e_run(struct e2e_env *env, const struct e2e_opts *o, struct e2e_run
 		setpriority(PRIO_PROCESS, 0, run->prio ? E2E_NICE_CRITICAL : 0);
 		e2e_autogroup_nice(env, run->prio ? E2E_NICE_CRITICAL : env->autogroup);
 	}
+	if (env->can_rt && e2e_fifo(run->prio == E2E_PRIO_RT ? E2E_FIFO_READER : 0) < 0)
+		fprintf(stderr, "bench-e2e: reader scheduling: %s\n", strerror(errno));
 	e2e_cpu_ticks(&tot0, &steal0);
 	snprintf(env->inst, sizeof env->inst, "e2e-%d-%d", (int)getpid(), idx);
 	snprintf(env->region, sizeof env->region, "%s/tickring.%s", env->dir, env->inst);
@@ -990,9 +1011,10 @@ static void e2e_usage(FILE *f)
 		"  --exsim-cpu engine|reader  whose CPU exsim shares (default engine)\n"
 		"  --pin yes|no          pin tickringd, exsim and the reader as above (default\n"
 		"                        yes); no: the scheduler places them\n"
-		"  --priority yes|no     tickringd and the reader at nice %d, and with session\n"
-		"                        autogroups our group too (default yes; needs\n"
-		"                        CAP_SYS_NICE, else plain)\n"
+		"  --priority nice|rt|no nice (default; yes is the same): tickringd and the\n"
+		"                        reader at nice %d, and with session autogroups our\n"
+		"                        group too; rt: the same, and the reader SCHED_FIFO %d;\n"
+		"                        each needs CAP_SYS_NICE, else the next best\n"
 		"  --compare yes|no      also measure 100 k frames/s with the other pinning and\n"
 		"                        priority choices (default yes)\n"
 		"  --json PATH           write the results as JSON to PATH\n"
@@ -1001,7 +1023,7 @@ static void e2e_usage(FILE *f)
 		"The target (p99 engine receive -> reader < 5 us at 100 k frames/s) is\n"
 		"informational. Exit 1 if a latency run failed or lost a trade at 10 k or\n"
 		"100 k frames/s, 2 on bad options.\n",
-		E2E_MAX_SYMBOLS, E2E_NICE_CRITICAL);
+		E2E_MAX_SYMBOLS, E2E_NICE_CRITICAL, E2E_FIFO_READER);
 }
 
 static double e2e_num(const char *opt, const char *s)
@@ -1084,7 +1106,7 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 	    .symbols = "BTCUSDT,ETHUSDT",
 	    .cpu = {-1, -1},
 	    .pin = 1,
-	    .prio = 1,
+	    .prio = E2E_PRIO_NICE,
 	    .compare = 1,
 	};
 	o->nramp = (int)(sizeof ramp / sizeof ramp[0]);
@@ -1152,7 +1174,16 @@ static void e2e_parse(int argc, char **argv, struct e2e_opts *o, char *json, siz
 			o->pin = e2e_yes("--pin", optarg);
 			break;
 		case O_PRIO:
-			o->prio = e2e_yes("--priority", optarg);
+			if (!strcmp(optarg, "rt"))
+				o->prio = E2E_PRIO_RT;
+			else if (!strcmp(optarg, "nice") || !strcmp(optarg, "yes"))
+				o->prio = E2E_PRIO_NICE;
+			else if (!strcmp(optarg, "no"))
+				o->prio = E2E_PRIO_PLAIN;
+			else {
+				fprintf(stderr, "bench-e2e: --priority is rt, nice or no\n");
+				exit(2);
+			}
 			break;
 		case O_COMPARE:
 			o->compare = e2e_yes("--compare", optarg);
@@ -1246,6 +1277,8 @@ int main(int argc, char **argv)
 	/* Raising priority needs CAP_SYS_NICE; without it every run is plain. */
 	env.can_prio = setpriority(PRIO_PROCESS, 0, E2E_NICE_CRITICAL) == 0;
 	setpriority(PRIO_PROCESS, 0, 0);
+	env.can_rt = e2e_fifo(E2E_FIFO_READER) == 0;
+	e2e_fifo(0);
 	/* Our own autogroup to raise, never the caller's session's. */
 	env.autogroup = INT_MIN;
 	if (o.prio && env.can_prio && e2e_autogroup_get() != INT_MIN && e2e_own_session()) {
@@ -1253,7 +1286,9 @@ int main(int argc, char **argv)
 		e2e_autogroup_saved = env.autogroup;
 		atexit(e2e_autogroup_restore);
 	}
-	int prio = o.prio && env.can_prio;
+	int prio = o.prio == E2E_PRIO_RT && !env.can_rt ? E2E_PRIO_NICE : o.prio;
+	if (prio && !env.can_prio)
+		prio = E2E_PRIO_PLAIN;
 
 	snprintf(env.dir, sizeof env.dir, "/dev/shm/bench-e2e-XXXXXX");
 	if (!mkdtemp(env.dir))
@@ -1289,9 +1324,14 @@ int main(int argc, char **argv)
 	else
 		printf("  pinning   none (--pin no): the scheduler places tickringd, exsim and the "
 		       "reader (spinning on tr_poll)\n");
-	if (prio)
-		printf("  priority  tickringd and the reader nice %d%s\n", E2E_NICE_CRITICAL,
-		       env.autogroup != INT_MIN ? ", and our session's autogroup nice -20" : "");
+	if (prio == E2E_PRIO_RT)
+		printf("  priority  the reader SCHED_FIFO %d; tickringd nice %d\n", E2E_FIFO_READER,
+		       E2E_NICE_CRITICAL);
+	else if (prio)
+		printf("  priority  tickringd and the reader nice %d%s%s\n", E2E_NICE_CRITICAL,
+		       env.autogroup != INT_MIN ? ", and our session's autogroup nice -20" : "",
+		       o.prio == E2E_PRIO_RT ? " (SCHED_FIFO refused: --priority rt cannot apply)"
+					     : "");
 	else
 		printf("  priority  all at nice 0%s\n",
 		       o.prio ? " (no CAP_SYS_NICE: --priority cannot apply)" : " (--priority no)");
@@ -1341,17 +1381,25 @@ int main(int argc, char **argv)
 	}
 	/* The same 100 k/s run with the other placement and priority choices,
 	 * to show what each is worth on this machine, now. */
-	struct e2e_run cmp[3];
-	static const char *const cmp_name[4] = {"pinned_prio", "pinned_plain", "unpinned_prio",
-						"unpinned_plain"};
-	int cmp_cfg[3], ncmp = 0;
+	static const struct {
+		const char *name;
+		int pin, prio;
+	} cmp_set[] = {
+	    {"pinned_nice", 1, E2E_PRIO_NICE},	   {"pinned_rt", 1, E2E_PRIO_RT},
+	    {"pinned_plain", 1, E2E_PRIO_PLAIN},   {"unpinned_nice", 0, E2E_PRIO_NICE},
+	    {"unpinned_plain", 0, E2E_PRIO_PLAIN},
+	};
+	enum { NCMP = sizeof cmp_set / sizeof cmp_set[0] };
+	struct e2e_run cmp[NCMP];
+	int cmp_cfg[NCMP], ncmp = 0;
 	memset(cmp, 0, sizeof cmp);
-	for (int cfg = 0; cfg < 4 && o.compare && !e2e_stop_signal; cfg++) {
-		int pin = cfg < 2, pr = !(cfg & 1);
+	for (int cfg = 0; cfg < NCMP && o.compare && !e2e_stop_signal; cfg++) {
+		int pin = cmp_set[cfg].pin, pr = cmp_set[cfg].prio;
 
-		if ((pin == o.pin && pr == prio) || (pr && !env.can_prio))
+		if ((pin == o.pin && pr == prio) || (pr == E2E_PRIO_RT && !env.can_rt) ||
+		    (pr && !env.can_prio))
 			continue;
-		cmp[ncmp] = (struct e2e_run){.label = cmp_name[cfg],
+		cmp[ncmp] = (struct e2e_run){.label = cmp_set[cfg].name,
 					     .rate = 100000,
 					     .warmup_s = o.warmup_s,
 					     .secs = o.secs,
@@ -1360,6 +1408,8 @@ int main(int argc, char **argv)
 		cmp_cfg[ncmp] = cfg;
 		e2e_run(&env, &o, &cmp[ncmp++], &b, idx++);
 	}
+	if (env.can_rt)
+		e2e_fifo(0); /* the summary needs no CPU of its own */
 	rmdir(env.dir);
 	free(b.eng);
 	free(b.exs);
@@ -1425,16 +1475,19 @@ int main(int argc, char **argv)
 				 (unsigned long long)r->reader_preempt);
 			if (r->err[0] || !r->eng.n) {
 				printf("  %-8s %-9s failed: %s\n", r->pinned ? "yes" : "no",
-				       r->prio ? "yes" : "no", r->err[0] ? r->err : "no samples");
+				       e2e_prio_name[r->prio], r->err[0] ? r->err : "no samples");
 				continue;
 			}
 			printf("  %-8s %-9s %8.0f %8.0f %9.0f %10.0f %8llu %9s %5.0f%%%s\n",
-			       r->pinned ? "yes" : "no", r->prio ? "yes" : "no", r->eng.p50,
+			       r->pinned ? "yes" : "no", e2e_prio_name[r->prio], r->eng.p50,
 			       r->eng.p99, r->eng.p999, r->eng.max, (unsigned long long)r->eng.n,
 			       pre, r->reader_cpu * 100, i < 0 ? "  (the runs above)" : "");
 		}
-		printf("  priority: tickringd and the reader at nice %d%s\n", E2E_NICE_CRITICAL,
-		       env.autogroup != INT_MIN ? ", our session's autogroup at nice -20" : "");
+		printf("  priority: nice = tickringd and the reader at nice %d%s; rt = the same "
+		       "and the reader SCHED_FIFO %d\n",
+		       E2E_NICE_CRITICAL,
+		       env.autogroup != INT_MIN ? ", our session's autogroup at nice -20" : "",
+		       E2E_FIFO_READER);
 	}
 
 	const struct e2e_lat *l100 = &lat[1].eng;
@@ -1488,9 +1541,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncmp; i++) {
 		char pre[48];
 
-		snprintf(pre, sizeof pre, "e2e_100k_%s_", cmp_name[cmp_cfg[i]]);
+		snprintf(pre, sizeof pre, "e2e_100k_%s_", cmp_set[cmp_cfg[i]].name);
 		e2e_lat_metrics(pre, "", &cmp[i].eng);
-		snprintf(pre, sizeof pre, "e2e_100k_%s_reader_cpu_pct", cmp_name[cmp_cfg[i]]);
+		snprintf(pre, sizeof pre, "e2e_100k_%s_reader_cpu_pct", cmp_set[cmp_cfg[i]].name);
 		e2e_metric(pre, cmp[i].reader_cpu * 100);
 	}
 	e2e_metric("others_running_at_start", others);
@@ -1513,12 +1566,12 @@ int main(int argc, char **argv)
 		 "\"exsim_with\": \"%s\", \"symbols\": \"%s\", \"trade_slots\": %llu, "
 		 "\"quote_slots\": %llu, \"secs\": %g, \"warmup_s\": %g, \"ramp\": [%s], "
 		 "\"ramp_secs\": %g, \"stamp_price\": %s, \"max_fps_from\": \"%s\", "
-		 "\"reader\": \"tr_poll spin\", \"pinned\": %s, \"priority\": %s",
+		 "\"reader\": \"tr_poll spin\", \"pinned\": %s, \"priority\": \"%s\"",
 		 env.cpu_engine, env.cpu_reader, env.cpu_exsim,
 		 o.exsim_with_reader ? "reader" : "engine", o.symbols,
 		 (unsigned long long)o.trade_slots, (unsigned long long)o.quote_slots, o.secs,
 		 o.warmup_s, ramp, o.step_s, env.have_stamp ? "true" : "false", max_from,
-		 o.pin ? "true" : "false", prio ? "true" : "false");
+		 o.pin ? "true" : "false", e2e_prio_name[prio]);
 	if (o.json && !e2e_stop_signal) { /* no half-measured results */
 		if (e2e_write_json(o.json, &m, config) < 0)
 			rc = 1;
