@@ -109,8 +109,13 @@ static void start_engine(struct run *r)
 	r->engine = e2e_spawn(argv, NULL, r->log);
 }
 
+/* The run in progress: a failed assertion leaves the test function, and
+ * the suite's fini still stops its processes and removes its region. */
+static struct run *live_run;
+
 static void setup_run(struct run *r, const char *tag)
 {
+	live_run = r;
 	snprintf(r->inst, sizeof r->inst, "e2e-%s-%d", tag, (int)getpid());
 	snprintf(r->dir, sizeof r->dir, "/tmp/tr-e2e-XXXXXX");
 	cr_assert_not_null(mkdtemp(r->dir));
@@ -124,6 +129,7 @@ static void finish_run(struct run *r)
 {
 	char cmd[200];
 
+	live_run = NULL;
 	e2e_stop(r->engine, SIGTERM);
 	e2e_stop(r->exsim, SIGTERM);
 	tr_writer_unlink(NULL, r->inst);
@@ -134,6 +140,14 @@ static void finish_run(struct run *r)
 		(void)!system(cmd);
 	}
 }
+
+static void e2e_fini(void)
+{
+	if (live_run)
+		finish_run(live_run);
+}
+
+TestSuite(e2e, .fini = e2e_fini);
 
 struct seen {
 	uint64_t trades, epochs, lapped, last_seq, bad_order;
@@ -217,7 +231,7 @@ static void expect_quiet(struct tr_cursor *c)
 
 Test(e2e, replay_two_days_every_trade_once, .timeout = 240)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 
@@ -239,7 +253,7 @@ Test(e2e, replay_two_days_every_trade_once, .timeout = 240)
 
 Test(e2e, connection_dropped_every_two_seconds_loses_nothing, .timeout = 300)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 
@@ -274,7 +288,7 @@ static void kill_and_restart(struct seen *s, void *arg)
 
 Test(e2e, kill_9_and_restart_keeps_readers_and_the_sequence, .timeout = 300)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 
@@ -328,7 +342,7 @@ static uint64_t count_lines(const char *path)
 
 Test(e2e, malformed_frames_are_counted_dead_lettered_and_gaps_reported, .timeout = 240)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 	char dl[128];
@@ -362,7 +376,7 @@ Test(e2e, malformed_frames_are_counted_dead_lettered_and_gaps_reported, .timeout
 
 Test(e2e, gateway_lines_become_records, .timeout = 120)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	char sock[100], line[512];
 
 	setup_run(&r, "gw");
@@ -466,7 +480,7 @@ static void start_engine_args(struct run *r, const char *a, const char *b, const
  * venue pings every second and drops us if we do not answer within 2 s. */
 Test(e2e, planned_rollover_overlaps_connections_and_drops_duplicates, .timeout = 240)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 
@@ -496,7 +510,7 @@ Test(e2e, planned_rollover_overlaps_connections_and_drops_duplicates, .timeout =
  * reopened after stale-ms. */
 Test(e2e, silent_connection_is_replaced, .timeout = 120)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 
 	setup_run(&r, "silent");
 	snprintf(r.url, sizeof r.url, "x"); /* set by start_exsim */
@@ -526,7 +540,7 @@ Test(e2e, silent_connection_is_replaced, .timeout = 120)
 /* SIGHUP re-reads the config's symbols and subscribes the new one. */
 Test(e2e, sighup_subscribes_new_symbols, .timeout = 120)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	char conf[128];
 
 	setup_run(&r, "hup");
@@ -596,7 +610,7 @@ static int wait_exit(pid_t pid, int secs)
  * second run continues the sequence from the journal the first one wrote. */
 Test(e2e, replay_files_and_continue_the_sequence_from_the_journal, .timeout = 180)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	char d1[600], d2[600];
 
 	cr_assert_eq(count_trades(), NTRADES);
@@ -708,7 +722,7 @@ static uint64_t write_noted_days(const char *path)
  * and a read, and the tests running beside this one need their share of the CPUs. */
 Test(e2e, fragmented_frames_reassemble_every_trade_once, .timeout = 300)
 {
-	struct run r;
+	static struct run r; /* e2e_fini may read it after the test left */
 	struct seen s = {0};
 	struct tr_cursor c;
 	char days[128];
