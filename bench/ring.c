@@ -1313,13 +1313,13 @@ int main(int argc, char **argv)
 		 (unsigned long long)o.base_lat_samples, (unsigned long long)o.ring_records,
 		 (unsigned long long)o.base_records, base[pipe_lat].name, base[pipe_tput].name,
 		 base[uds_lat].name, base[uds_tput].name);
+	if (rc)
+		fprintf(stderr, "bench-ring: records were lost or corrupted: see above\n");
 	if (o.json) {
 		if (tr_bench_write_json(o.json, &m, config) < 0)
-			rc = 1;
+			rc = 1; /* it said why */
 		else
 			printf("\nresults: %s\n", o.json);
 	}
-	if (rc)
-		fprintf(stderr, "bench-ring: records were lost or corrupted: see above\n");
 	return rc;
 }
