@@ -24,6 +24,7 @@
  * method.
  */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include "tr_reader.h"
 #include "tr_writer.h"
 
@@ -133,21 +134,21 @@ struct e2e_env {
 	pid_t exsim, engine;
 };
 
-struct e2e_metric {
-	char name[48];
-	double v;
-};
-static struct e2e_metric e2e_metrics[E2E_MAX_METRICS];
+static struct bu_metric e2e_metrics[E2E_MAX_METRICS];
 static int e2e_nmetrics;
 
 static volatile sig_atomic_t e2e_stop_signal;
 
 static void e2e_metric(const char *name, double v)
 {
-	if (e2e_nmetrics < E2E_MAX_METRICS) {
-		snprintf(e2e_metrics[e2e_nmetrics].name, sizeof e2e_metrics[0].name, "%s", name);
-		e2e_metrics[e2e_nmetrics++].v = v;
-	}
+	/* Names are often built in a caller's buffer: keep a copy (for the
+	 * program's life). */
+	char *copy = strdup(name);
+
+	if (copy && e2e_nmetrics < E2E_MAX_METRICS)
+		e2e_metrics[e2e_nmetrics++] = (struct bu_metric){copy, v};
+	else
+		free(copy);
 }
 
 static void e2e_die(const char *what, const char *why)
@@ -167,34 +168,6 @@ static int64_t e2e_clock(clockid_t id)
 static int64_t e2e_mono(void)
 {
 	return e2e_clock(CLOCK_MONOTONIC);
-}
-
-static void e2e_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		fprintf(stderr, "bench-e2e: pin to cpu %d: %s\n", cpu, strerror(errno));
-}
-
-/* The first two CPUs we may run on. */
-static void e2e_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int n = 0;
-
-	cpu[0] = cpu[1] = -1;
-	if (sched_getaffinity(0, sizeof set, &set) < 0)
-		return;
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpu[n++] = i;
-	if (n == 1)
-		cpu[1] = cpu[0];
 }
 
 /* ---- child processes ---------------------------------------------------- */
@@ -233,7 +206,7 @@ static pid_t e2e_spawn(char *const argv[], int cpu, int nice, int *out_fd, const
 			_exit(127); /* it died before the prctl */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		e2e_pin(cpu);
+		bu_pin("bench-e2e", cpu);
 		int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (lf >= 0)
 			dup2(lf, 2); /* dup2 clears O_CLOEXEC on the copy */
@@ -768,7 +741,7 @@ static int e2e_run(struct e2e_env *env, const struct e2e_opts *o, struct e2e_run
 
 	/* The reader: pinned to its CPU or free on all of ours; nice -20 or 0. */
 	if (run->pinned)
-		e2e_pin(env->cpu_reader);
+		bu_pin("bench-e2e", env->cpu_reader);
 	else if (sched_setaffinity(0, sizeof env->allowed, &env->allowed) < 0)
 		fprintf(stderr, "bench-e2e: unpin: %s\n", strerror(errno));
 	if (env->can_prio) {
@@ -839,40 +812,6 @@ static int e2e_lossless(const struct e2e_run *r)
 
 /* ---- machine and output ------------------------------------------------------ */
 
-struct e2e_machine {
-	char cpu[128];
-	char kernel[160];
-	char date[32];
-	long cores;
-};
-
-static void e2e_machine(struct e2e_machine *m)
-{
-	char line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	struct utsname u;
-	time_t now = time(NULL);
-
-	snprintf(m->cpu, sizeof m->cpu, "unknown");
-	while (f && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-
-		if (!strncmp(line, "model name", 10) && colon) {
-			colon += 1 + strspn(colon + 1, " \t");
-			colon[strcspn(colon, "\n")] = 0;
-			snprintf(m->cpu, sizeof m->cpu, "%s", colon);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-	snprintf(m->kernel, sizeof m->kernel, "?");
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
-	strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-}
-
 /* Other tasks wanting a CPU right now: procs_running over 20 ms, minus us. */
 static double e2e_others_running(void)
 {
@@ -890,44 +829,6 @@ static double e2e_others_running(void)
 		usleep(2000);
 	}
 	return sum / 10;
-}
-
-static void e2e_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s >= ' ')
-			fputc(*s, f);
-	fputc('"', f);
-}
-
-/* config: the body of the "config" object, already JSON. */
-static int e2e_write_json(const char *path, const struct e2e_machine *m, const char *config)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		fprintf(stderr, "bench-e2e: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	fprintf(f, "{\n  \"machine\": {\"cpu\": ");
-	e2e_json_str(f, m->cpu);
-	fprintf(f, ", \"cores\": %ld, \"kernel\": ", m->cores);
-	e2e_json_str(f, m->kernel);
-	fprintf(f, ", \"date\": \"%s\"},\n", m->date);
-	fprintf(f, "  \"config\": {%s},\n", config);
-	fprintf(f, "  \"metrics\": {");
-	for (int i = 0; i < e2e_nmetrics; i++)
-		fprintf(f, "%s\n    \"%s\": %.6g", i ? "," : "", e2e_metrics[i].name,
-			e2e_metrics[i].v);
-	fprintf(f, "\n  }\n}\n");
-	if (fclose(f) != 0) {
-		fprintf(stderr, "bench-e2e: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* What was lost, in a few words ("none" when nothing). */
@@ -1247,7 +1148,7 @@ static void e2e_build_dir(char *out, size_t n)
 int main(int argc, char **argv)
 {
 	struct e2e_opts o;
-	struct e2e_machine m;
+	struct bu_machine m;
 	struct e2e_env env;
 	struct e2e_buf b;
 	char json[512] = "", path[PATH_MAX + 16];
@@ -1263,8 +1164,8 @@ int main(int argc, char **argv)
 		if (access(path, X_OK) < 0)
 			e2e_die(path, "not built (make)");
 	}
-	e2e_machine(&m);
-	e2e_cpus(cpu);
+	bu_machine(&m);
+	bu_cpus(cpu);
 	if (o.cpu[0] >= 0) {
 		cpu[0] = o.cpu[0];
 		cpu[1] = o.cpu[1];
@@ -1573,7 +1474,7 @@ int main(int argc, char **argv)
 		 o.warmup_s, ramp, o.step_s, env.have_stamp ? "true" : "false", max_from,
 		 o.pin ? "true" : "false", e2e_prio_name[prio]);
 	if (o.json && !e2e_stop_signal) { /* no half-measured results */
-		if (e2e_write_json(o.json, &m, config) < 0)
+		if (bu_write_json("bench-e2e", o.json, &m, config, e2e_metrics, e2e_nmetrics) < 0)
 			rc = 1;
 		else
 			printf("\nresults: %s\n", o.json);

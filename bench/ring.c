@@ -15,6 +15,7 @@
  * fair.
  */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include "tr_reader.h"
 #include "tr_writer.h"
 
@@ -125,17 +126,13 @@ struct tr_bench_noise {
 	uint64_t total, steal; /* /proc/stat cpu line, ticks */
 };
 
-struct tr_bench_metric {
-	const char *name;
-	double v;
-};
-static struct tr_bench_metric tr_bench_metrics[TR_BENCH_MAX_METRICS];
+static struct bu_metric tr_bench_metrics[TR_BENCH_MAX_METRICS];
 static int tr_bench_nmetrics;
 
 static void tr_bench_metric(const char *name, double v)
 {
 	if (tr_bench_nmetrics < TR_BENCH_MAX_METRICS)
-		tr_bench_metrics[tr_bench_nmetrics++] = (struct tr_bench_metric){name, v};
+		tr_bench_metrics[tr_bench_nmetrics++] = (struct bu_metric){name, v};
 }
 
 static void tr_bench_die(const char *what, const char *why)
@@ -193,34 +190,6 @@ static uint64_t tr_bench_ns_to_ticks(uint64_t ns)
 	return (uint64_t)((double)ns / tr_bench_ns_per_tick);
 }
 
-static void tr_bench_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		fprintf(stderr, "bench-ring: pin to cpu %d: %s\n", cpu, strerror(errno));
-}
-
-/* The first two CPUs we may run on: producer, then readers. */
-static void tr_bench_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int n = 0;
-
-	cpu[0] = cpu[1] = -1;
-	if (sched_getaffinity(0, sizeof set, &set) < 0)
-		return;
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpu[n++] = i;
-	if (n == 1)
-		cpu[1] = cpu[0];
-}
-
 /* ---- cache-line round trip ------------------------------------------- */
 
 struct tr_bench_pingpong {
@@ -234,7 +203,7 @@ static void *tr_bench_pong(void *arg)
 {
 	struct tr_bench_pingpong *pp = arg;
 
-	tr_bench_pin(pp->cpu);
+	bu_pin("bench-ring", pp->cpu);
 	for (uint64_t i = 1; i <= pp->trips; i++) {
 		/* Pairs with the ping's release store of 2i-1. */
 		while (tr_load_acquire(&pp->word) != 2 * i - 1)
@@ -250,7 +219,7 @@ static double tr_bench_cacheline_rtt(uint64_t trips, int a, int b)
 {
 	double rtt[5];
 
-	tr_bench_pin(a);
+	bu_pin("bench-ring", a);
 	for (int round = 0; round < 5; round++) {
 		struct tr_bench_pingpong *pp = aligned_alloc(128, sizeof *pp);
 		pthread_t th;
@@ -488,7 +457,7 @@ static pid_t tr_bench_spawn(const struct tr_bench_phase *p, struct tr_bench_shar
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the producer */
 	if (close_fd >= 0)
 		close(close_fd); /* the writer's end: EOF if the producer dies */
-	tr_bench_pin(p->cpu);
+	bu_pin("bench-ring", p->cpu);
 	if (p->ring)
 		tr_bench_ring_reader(p, sh, &sh->rd[idx]);
 	else
@@ -788,94 +757,6 @@ static void tr_bench_report_errors(const char *name, const struct tr_bench_resul
 
 /* ---- machine and output ------------------------------------------------------ */
 
-struct tr_bench_machine {
-	char cpu[128];
-	char kernel[160];
-	char date[32];
-	char l2[32], l3[32];
-	long cores;
-};
-
-static void tr_bench_read_line(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(buf, n, "?");
-	if (f) {
-		if (fgets(buf, (int)n, f))
-			buf[strcspn(buf, "\n")] = 0;
-		fclose(f);
-	}
-}
-
-static void tr_bench_machine(struct tr_bench_machine *m)
-{
-	char line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	struct utsname u;
-	time_t now = time(NULL);
-
-	snprintf(m->cpu, sizeof m->cpu, "unknown");
-	while (f && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-
-		if (!strncmp(line, "model name", 10) && colon) {
-			colon += 1 + strspn(colon + 1, " \t");
-			colon[strcspn(colon, "\n")] = 0;
-			snprintf(m->cpu, sizeof m->cpu, "%s", colon);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
-	strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	tr_bench_read_line("/sys/devices/system/cpu/cpu0/cache/index2/size", m->l2, sizeof m->l2);
-	tr_bench_read_line("/sys/devices/system/cpu/cpu0/cache/index3/size", m->l3, sizeof m->l3);
-}
-
-/* A JSON string body: the few characters a CPU name could break it with. */
-static void tr_bench_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s >= ' ')
-			fputc(*s, f);
-	fputc('"', f);
-}
-
-/* config: the body of the "config" object, already JSON. */
-static int tr_bench_write_json(const char *path, const struct tr_bench_machine *m,
-			       const char *config)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		fprintf(stderr, "bench-ring: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	fprintf(f, "{\n  \"machine\": {\"cpu\": ");
-	tr_bench_json_str(f, m->cpu);
-	fprintf(f, ", \"cores\": %ld, \"kernel\": ", m->cores);
-	tr_bench_json_str(f, m->kernel);
-	fprintf(f, ", \"date\": \"%s\"},\n", m->date);
-	fprintf(f, "  \"config\": {%s},\n", config);
-	fprintf(f, "  \"metrics\": {");
-	for (int i = 0; i < tr_bench_nmetrics; i++)
-		fprintf(f, "%s\n    \"%s\": %.6g", i ? "," : "", tr_bench_metrics[i].name,
-			tr_bench_metrics[i].v);
-	fprintf(f, "\n  }\n}\n");
-	if (fclose(f) != 0) {
-		fprintf(stderr, "bench-ring: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* "producer/readers" involuntary context switches, for the preempt column. */
 static const char *tr_bench_preempt(const struct tr_bench_result *r, char *buf, size_t n)
 {
@@ -1073,7 +954,7 @@ static void tr_bench_parse(int argc, char **argv, struct tr_bench_opts *o, char 
 int main(int argc, char **argv)
 {
 	struct tr_bench_opts o;
-	struct tr_bench_machine m;
+	struct bu_machine m;
 	struct tr_writer_config cfg;
 	struct tr_writer *w;
 	struct tr_bench_shared *sh;
@@ -1104,14 +985,14 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN); /* a dead reader shows as EPIPE, reported */
-	tr_bench_machine(&m);
-	tr_bench_cpus(cpu);
+	bu_machine(&m);
+	bu_cpus(cpu);
 	if (o.cpu[0] >= 0) {
 		cpu[0] = o.cpu[0];
 		cpu[1] = o.cpu[1];
 	}
 	tr_bench_calibrate();
-	tr_bench_pin(cpu[0]);
+	bu_pin("bench-ring", cpu[0]);
 
 	printf("tickring ring benchmark\n");
 	printf("  cpu       %s, %ld cores online, L2 %s, L3 %s\n", m.cpu, m.cores, m.l2, m.l3);
@@ -1151,7 +1032,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, tr_bench_on_signal);
 
 	double rtt = tr_bench_cacheline_rtt(o.rtt_trips, cpu[0], cpu[1]);
-	tr_bench_pin(cpu[0]); /* the round trip pinned the parent thread: keep it so */
+	bu_pin("bench-ring", cpu[0]); /* the round trip pinned the parent thread: keep it so */
 
 	/* On one CPU, pinning a spinning reader next to the producer would
 	 * starve it for whole time slices: leave the scheduler to it. */
@@ -1164,7 +1045,7 @@ int main(int argc, char **argv)
 	/* Again after: on a VM the host may move the vCPUs mid-run, and then
 	 * the floor the ratio uses no longer holds. */
 	double rtt_after = tr_bench_cacheline_rtt(o.rtt_trips / 4, cpu[0], cpu[1]);
-	tr_bench_pin(cpu[0]);
+	bu_pin("bench-ring", cpu[0]);
 	p.n = o.ring_records;
 	p.gap_ns = p.warmup = 0;
 	tr_bench_ring_phase(w, sh, &p, &ring1);
@@ -1316,7 +1197,8 @@ int main(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "bench-ring: records were lost or corrupted: see above\n");
 	if (o.json) {
-		if (tr_bench_write_json(o.json, &m, config) < 0)
+		if (bu_write_json("bench-ring", o.json, &m, config, tr_bench_metrics,
+				  tr_bench_nmetrics) < 0)
 			rc = 1; /* it said why */
 		else
 			printf("\nresults: %s\n", o.json);
