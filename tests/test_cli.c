@@ -50,22 +50,6 @@ static pid_t spawn(const char *const argv[], const char *out, const char *err)
 	return pid;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0;
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	ssize_t n = getdelim(&buf, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(buf);
-		return strdup("");
-	}
-	return buf;
-}
-
 /* Whether the file exists and holds a whole line yet. */
 static int has_line(const char *path)
 {
@@ -91,8 +75,8 @@ static struct result run(const char *const argv[])
 	struct result r;
 
 	r.status = tproc_reap(spawn(argv, o, e));
-	r.out = slurp(o);
-	r.err = slurp(e);
+	r.out = tproc_slurp(o);
+	r.err = tproc_slurp(e);
 	return r;
 }
 
@@ -383,7 +367,7 @@ Test(cli, tail_follows_a_live_producer_and_exits_0_on_sigterm)
 		sleep_ms(10);
 	kill(tp, SIGTERM);
 	cr_assert_eq(tproc_reap(tp), 0, "tail exits 0 on SIGTERM");
-	char *s = slurp(out);
+	char *s = tproc_slurp(out);
 	cr_assert(strstr(s, "synth:") && strstr(s, " trade "), "text lines: %s", s);
 	free(s);
 	kill(sp, SIGTERM);

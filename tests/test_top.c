@@ -74,22 +74,6 @@ static ssize_t drain(int fd, char **buf, size_t *len, size_t *cap)
 	return n;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0;
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	ssize_t n = getdelim(&buf, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(buf);
-		return strdup("");
-	}
-	return buf;
-}
-
 struct result {
 	int status;
 	char *out, *err;
@@ -109,7 +93,7 @@ static struct result run(const char *const argv[])
 		;
 	close(p[0]);
 	r.status = tproc_reap(pid);
-	r.err = slurp(e);
+	r.err = tproc_slurp(e);
 	return r;
 }
 

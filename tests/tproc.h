@@ -6,9 +6,11 @@
 #define TPROC_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +24,23 @@ static pid_t tproc_child[TPROC_MAX];
 static int tproc_nchild;
 static char tproc_tmp[TPROC_MAX][64];
 static int tproc_ntmp;
+
+/* The whole of a file the test's program wrote, NUL-terminated; free() it. */
+static inline char *tproc_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	ssize_t n = getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(buf);
+		return strdup("");
+	}
+	return buf;
+}
 
 static inline void tproc_cleanup(void)
 {
