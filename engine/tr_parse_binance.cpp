@@ -531,6 +531,16 @@ static TR_INLINE const char *tr_fast_str(const char *p, const char *end)
 	return tr_fast_str_long(p + 16, end);
 }
 
+/* 16 bytes of 0xff, then 16 of 0: read from 16 - m, the mask of the first
+ * m (0..16) bytes of a vector, in one load. */
+static const unsigned char tr_keep_bytes[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+static inline __m128i tr_keep16(size_t m)
+{
+	return _mm_loadu_si128((const __m128i *)(tr_keep_bytes + 16 - m));
+}
+
 /* The ASCII digits among the 16 bytes at p, as a bit mask. */
 static inline unsigned tr_digit_mask(const char *p)
 {
@@ -633,13 +643,13 @@ static inline uint64_t tr_eight_digits(uint64_t v)
 	       32;
 }
 
-/* tr_eight_digits(hi) * 1e8 + tr_eight_digits(lo): with SSE2 both words at
- * once, pairs of digits, then fours (pmaddwd), then eights. */
-static inline uint64_t tr_sixteen_digits(uint64_t hi, uint64_t lo)
-{
 #if defined(__SSE2__)
-	__m128i x =
-	    _mm_and_si128(_mm_set_epi64x((long long)lo, (long long)hi), _mm_set1_epi8(0x0f));
+/* The sixteen digit bytes of x (zero bytes read as 0), the first the most
+ * significant, as a number: pairs of digits, then fours (pmaddwd), then
+ * eights. */
+static inline uint64_t tr_sixteen_vec(__m128i x)
+{
+	x = _mm_and_si128(x, _mm_set1_epi8(0x0f));
 	__m128i two = _mm_add_epi16(
 	    _mm_mullo_epi16(_mm_and_si128(x, _mm_set1_epi16(0xff)), _mm_set1_epi16(10)),
 	    _mm_srli_epi16(x, 8));
@@ -649,18 +659,58 @@ static inline uint64_t tr_sixteen_digits(uint64_t hi, uint64_t lo)
 	uint64_t r = (uint64_t)_mm_cvtsi128_si64(eight);
 
 	return (r & 0xffffffff) * 100000000 + (r >> 32);
+}
+#endif
+
+/* tr_eight_digits(hi) * 1e8 + tr_eight_digits(lo), both words at once. */
+static inline uint64_t tr_sixteen_digits(uint64_t hi, uint64_t lo)
+{
+#if defined(__SSE2__)
+	return tr_sixteen_vec(_mm_set_epi64x((long long)lo, (long long)hi));
 #else
 	return tr_eight_digits(hi) * 100000000 + tr_eight_digits(lo);
 #endif
 }
 
-/* The n (1..16) ASCII digits at s, known to be digits, as a number: the
- * first n - 8 (or n) are moved to the top of a word under zero bytes. */
+/* 5^-k modulo 2^64 (Newton's iteration): a multiple of 10^k divided by
+ * 10^k is a shift by k and a multiplication by this. */
+struct tr_inv5_table {
+	uint64_t v[16];
+};
+
+static constexpr tr_inv5_table tr_make_inv5()
+{
+	tr_inv5_table t{};
+	uint64_t p = 1;
+
+	for (int k = 0; k < 16; k++, p *= 5) {
+		uint64_t x = p; /* right in 3 bits, doubling each step */
+
+		for (int i = 0; i < 6; i++)
+			x *= 2 - p * x;
+		t.v[k] = x;
+	}
+	return t;
+}
+
+static constexpr tr_inv5_table tr_inv5 = tr_make_inv5();
+static_assert(tr_inv5.v[15] * 30517578125ull == 1, "5^-15 mod 2^64");
+
+/* The n (1..16) ASCII digits at s, known to be digits, as a number. With
+ * SSE2 the 16 bytes at s are kept up to n, read as a 16-digit number (the
+ * value times 10^(16 - n)) and divided exactly. */
 static TR_INLINE uint64_t tr_digits_value(const char *s, unsigned n)
 {
+#if defined(__SSE2__)
+	unsigned k = 16 - n;
+	__m128i x = _mm_and_si128(_mm_loadu_si128((const __m128i *)s), tr_keep16(n));
+
+	return (tr_sixteen_vec(x) >> k) * tr_inv5.v[k];
+#else
 	if (n <= 8)
 		return tr_eight_digits(tr_load8(s) << (8 * (8 - n)));
 	return tr_sixteen_digits(tr_load8(s) << (8 * (16 - n)), tr_load8(s + n - 8));
+#endif
 }
 
 /* Collect a frame of the fast path's shape into top (and data); false
@@ -1275,10 +1325,7 @@ static TR_INLINE bool tr_get_name(const tr_fields<N> &f, int s, const tr_whys *w
 	const tr_tok &t = f.tok[s];
 
 	if (f.has(s) && t.type == T_STR && t.n - 1 < 15) {
-		const __m128i idx =
-		    _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-		__m128i x = _mm_loadu_si128((const __m128i *)t.s);
-		__m128i in = _mm_cmpgt_epi8(_mm_set1_epi8((char)t.n), idx);
+		__m128i x = _mm_loadu_si128((const __m128i *)t.s), in = tr_keep16(t.n);
 
 		if (!_mm_movemask_epi8(_mm_and_si128(tr_name_bad16(x), in))) {
 			_mm_storeu_si128((__m128i *)dst, _mm_and_si128(x, in));
@@ -1517,12 +1564,10 @@ static inline __m128i tr_lower16(__m128i x)
 	return _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
 }
 
-/* Bytes whose index is below n, as a byte mask. */
+/* The bytes of the block at from that lie below n, as a byte mask. */
 static inline __m128i tr_below16(size_t n, size_t from)
 {
-	const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-
-	return _mm_cmpgt_epi8(_mm_set1_epi8((char)(n - from)), idx); /* n - from < 80 */
+	return tr_keep16(n - from < 16 ? n - from : 16); /* from < n */
 }
 #endif
 
@@ -1534,7 +1579,7 @@ static TR_INLINE bool tr_symbol_matches(const char *stream_sym, size_t n, const 
 	static_assert(sizeof(tr_msg::symbol) == 32, "two 16-byte halves");
 	if (n >= 32)
 		return false; /* symbols are at most 31 bytes */
-	for (size_t i = 0; i < 32; i += 16) {
+	for (size_t i = 0; i < n; i += 16) {
 		__m128i a = tr_lower16(_mm_loadu_si128((const __m128i *)(stream_sym + i)));
 		__m128i b = tr_lower16(_mm_loadu_si128((const __m128i *)(sym + i)));
 		__m128i ne = _mm_andnot_si128(_mm_cmpeq_epi8(a, b), tr_below16(n, i));
@@ -1818,14 +1863,16 @@ static tr_msg_kind tr_gateway(const tr_gfields &g, tr_msg *out)
 	return tr_done(out, TR_MSG_TRADE);
 }
 
-/* The fast path: -1 declines, *out untouched (not inlined into the two
- * exported functions of this file otherwise, -fPIC lets them be replaced). */
-static inline int tr_fast(const char *buf, size_t len, tr_msg *out)
+/* The fast path: -1 declines, *out untouched. One copy for the two exported
+ * functions (with -fPIC they would not be inlined into each other). */
+static __attribute__((noinline)) int tr_fast(const char *buf, size_t len, tr_msg *out,
+					     int collectors)
 {
 	tr_bfields top, data;
 
 	if (len > TR_PARSE_MAX_FRAME ||
-	    !(tr_shape_collect(buf, len, &top, &data) || tr_fast_collect(buf, len, &top, &data)))
+	    !((collectors & TR_FAST_SHAPES && tr_shape_collect(buf, len, &top, &data)) ||
+	      (collectors & TR_FAST_WALK && tr_fast_collect(buf, len, &top, &data))))
 		return -1;
 	tr_clear(out);
 	return tr_binance_decide(top, data, out);
@@ -1859,14 +1906,19 @@ void tr_parser_free(struct tr_parser *p)
 enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t len,
 				  struct tr_msg *out)
 {
-	int k = tr_fast(buf, len, out);
+	int k = tr_fast(buf, len, out, TR_FAST_SHAPES | TR_FAST_WALK);
 
 	return k >= 0 ? (enum tr_msg_kind)k : tr_parse_binance_simdjson(p, buf, len, out);
 }
 
 int tr_parse_binance_fast(const char *buf, size_t len, struct tr_msg *out)
 {
-	return tr_fast(buf, len, out);
+	return tr_fast(buf, len, out, TR_FAST_SHAPES | TR_FAST_WALK);
+}
+
+int tr_parse_binance_fast_with(const char *buf, size_t len, struct tr_msg *out, int collectors)
+{
+	return tr_fast(buf, len, out, collectors);
 }
 
 enum tr_msg_kind tr_parse_binance_simdjson(struct tr_parser *p, const char *buf, size_t len,
