@@ -503,34 +503,6 @@ static inline unsigned tr_str_stops(const char *p)
 	return (unsigned)_mm_movemask_epi8(m);
 }
 
-/* The same contract as tr_fast_str, for strings of 16 bytes or more. */
-static __attribute__((noinline)) const char *tr_fast_str_long(const char *p, const char *end)
-{
-	for (; p < end; p += 16) {
-		unsigned bits = tr_str_stops(p);
-
-		if (bits) {
-			p += __builtin_ctz(bits);
-			return p < end && *p == '"' ? p : nullptr;
-		}
-	}
-	return nullptr;
-}
-
-/* The closing quote of a plain string whose content starts at p, or nullptr:
- * the first byte that is a quote, a backslash, a control character, DEL or
- * non-ASCII must be a quote inside the frame. The first 16 bytes inline. */
-static TR_INLINE const char *tr_fast_str(const char *p, const char *end)
-{
-	unsigned bits = tr_str_stops(p);
-
-	if (bits) {
-		p += __builtin_ctz(bits);
-		return p < end && *p == '"' ? p : nullptr;
-	}
-	return tr_fast_str_long(p + 16, end);
-}
-
 /* 16 bytes of 0xff, then 16 of 0: read from 16 - m, the mask of the first
  * m (0..16) bytes of a vector, in one load. */
 static const unsigned char tr_keep_bytes[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -560,11 +532,13 @@ static inline unsigned tr_dot_mask(const char *p)
 }
 #else
 /* Other machines: the same contracts, a byte at a time. */
-static inline const char *tr_fast_str(const char *p, const char *end)
+static inline unsigned tr_str_stops(const char *p)
 {
-	for (; p < end && tr_plain_byte((unsigned char)*p); p++)
-		;
-	return p < end && *p == '"' ? p : nullptr;
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < 16; i++)
+		m |= (unsigned)!tr_plain_byte((unsigned char)p[i]) << i;
+	return m;
 }
 
 static inline unsigned tr_digit_mask(const char *p)
@@ -585,6 +559,34 @@ static inline unsigned tr_dot_mask(const char *p)
 	return m;
 }
 #endif
+
+/* The same contract as tr_fast_str, for strings of 16 bytes or more. */
+static __attribute__((noinline)) const char *tr_fast_str_long(const char *p, const char *end)
+{
+	for (; p < end; p += 16) {
+		unsigned bits = tr_str_stops(p);
+
+		if (bits) {
+			p += __builtin_ctz(bits);
+			return p < end && *p == '"' ? p : nullptr;
+		}
+	}
+	return nullptr;
+}
+
+/* The closing quote of a plain string whose content starts at p, or nullptr:
+ * the first byte that is a quote, a backslash, a control character, DEL or
+ * non-ASCII must be a quote inside the frame. The first 16 bytes inline. */
+static TR_INLINE const char *tr_fast_str(const char *p, const char *end)
+{
+	unsigned bits = tr_str_stops(p);
+
+	if (bits) {
+		p += __builtin_ctz(bits);
+		return p < end && *p == '"' ? p : nullptr;
+	}
+	return tr_fast_str_long(p + 16, end);
+}
 
 /* How many of the 16 bytes at p are leading ASCII digits (0 to 16). */
 static inline unsigned tr_digit_run(const char *p)
@@ -910,8 +912,6 @@ template <char K, int V> struct tr_m {
 	static constexpr int slot = tr_binance_slot1(K); /* -1: read, not kept ("M") */
 };
 
-/* The member M at p (FIRST: after the '{', else after a ','); p is moved
- * past its value. False if it is not there or not in the fast grammar. */
 /* The string at p (after its opening quote) into *t, like tr_fast_str, with
  * its value when tr_plain_fixed reads it (PRE_FIX): the decimals exchanges
  * print, checked and converted from the same 16-byte load as the scan. */
@@ -948,6 +948,8 @@ static TR_INLINE bool tr_shape_dec(const char *p, const char *end, tr_tok *t)
 	return true;
 }
 
+/* The member M at p (FIRST: after the '{', else after a ','); p is moved
+ * past its value. False if it is not there or not in the fast grammar. */
 template <bool FIRST, class M>
 static TR_INLINE bool tr_shape_member(const char *&p, const char *end, tr_bfields *f)
 {
@@ -1606,7 +1608,8 @@ static TR_INLINE bool tr_symbol_matches(const char *stream_sym, size_t n, const 
 }
 
 /* Copy a combined stream's name into out->stream; the position of its first
- * '@' (or n), or -1 if it holds a backslash or a NUL. n < 64. */
+ * '@' (or n), or -1 if it holds a backslash or a NUL (then some of it may
+ * have been copied). n < 64. */
 static ptrdiff_t tr_copy_stream(const char *s, size_t n, tr_msg *out)
 {
 #if defined(__SSE2__)
