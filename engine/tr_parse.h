@@ -112,6 +112,14 @@ enum tr_msg_kind tr_parse_binance(struct tr_parser *p, const char *buf, size_t l
  * (then *out is untouched); malformed JSON is always declined, so only the
  * general path words a JSON-level rejection. */
 int tr_parse_binance_fast(const char *buf, size_t len, struct tr_msg *out);
+
+/* The fast path's two collectors, for the tests and the fuzzer:
+ * tr_parse_binance_fast tries the member orders Binance sends
+ * (TR_FAST_SHAPES), then any member order (TR_FAST_WALK); this runs only
+ * those named in `collectors`. Same contract as tr_parse_binance_fast. */
+#define TR_FAST_SHAPES 1
+#define TR_FAST_WALK 2
+int tr_parse_binance_fast_with(const char *buf, size_t len, struct tr_msg *out, int collectors);
 enum tr_msg_kind tr_parse_binance_simdjson(struct tr_parser *p, const char *buf, size_t len,
 					   struct tr_msg *out);
 

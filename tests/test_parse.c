@@ -146,7 +146,8 @@ static size_t strip_envelope(const char *frame, char *out)
 
 struct counts {
 	long lines, trades, aggtrades, quotes, ignored, replies, bad, nonmarket, depth, snapshot;
-	long fast; /* frames tr_parse_binance_fast took */
+	long fast;   /* frames tr_parse_binance_fast took */
+	long shapes; /* of those, frames in one of the member orders it knows */
 };
 
 /* Two results byte for byte (each path starts from a zeroed struct). */
@@ -162,11 +163,15 @@ static void expect_same_msg(const struct tr_msg *a, const struct tr_msg *b, cons
 	cr_assert(!memcmp(&a->u, &b->u, sizeof a->u), "%s", f);
 }
 
-/* tr_parse_binance on a padded frame, checked against both of its paths: the
- * general path alone must give the same struct, and so must the fast path
- * whenever it takes the frame (then *fast is set). */
-static enum tr_msg_kind parse_both(struct tr_parser *p, const char *f, size_t len, struct tr_msg *m,
-				   int *fast)
+/* Which of the fast path's collectors took a frame. */
+enum { BY_SHAPES = TR_FAST_SHAPES, BY_WALK = TR_FAST_WALK };
+
+/* tr_parse_binance on a padded frame, checked against every path: the general
+ * path alone must give the same struct, and so must the fast path and each of
+ * its two collectors alone whenever they take the frame (*took says which
+ * collectors did; one that declines must leave *out alone). */
+static enum tr_msg_kind parse_paths(struct tr_parser *p, const char *f, size_t len,
+				    struct tr_msg *m, int *took)
 {
 	struct tr_msg g, q;
 	enum tr_msg_kind k = tr_parse_binance(p, f, len, m);
@@ -175,11 +180,39 @@ static enum tr_msg_kind parse_both(struct tr_parser *p, const char *f, size_t le
 	expect_same_msg(m, &g, f);
 	int fk = tr_parse_binance_fast(f, len, &q);
 
-	*fast = fk >= 0;
-	if (*fast) {
+	if (fk >= 0) {
 		cr_assert_eq(fk, (int)k, "%.300s", f);
 		expect_same_msg(&q, &g, f);
 	}
+	*took = 0;
+	for (int c = TR_FAST_SHAPES; c <= TR_FAST_WALK; c <<= 1) {
+		memset(&q, 0x5a, sizeof q);
+		int ck = tr_parse_binance_fast_with(f, len, &q, c);
+
+		if (ck < 0) {
+			for (size_t b = 0; b < sizeof q; b++)
+				cr_assert_eq(((unsigned char *)&q)[b], 0x5a, "%.300s: *out touched",
+					     f);
+			continue;
+		}
+		*took |= c;
+		cr_assert_eq(ck, (int)k, "%.300s", f);
+		expect_same_msg(&q, &g, f);
+	}
+	cr_assert_eq(fk >= 0, *took != 0, "%.300s", f);
+	/* the shapes are member orders the walk takes too */
+	cr_assert(!(*took & BY_SHAPES) || (*took & BY_WALK), "%.300s", f);
+	return k;
+}
+
+/* The same, *fast set when the fast path took the frame. */
+static enum tr_msg_kind parse_both(struct tr_parser *p, const char *f, size_t len, struct tr_msg *m,
+				   int *fast)
+{
+	int took;
+	enum tr_msg_kind k = parse_paths(p, f, len, m, &took);
+
+	*fast = took != 0;
 	return k;
 }
 
@@ -257,8 +290,9 @@ static struct counts run_file(const char *rel)
 		if (!f)
 			continue;
 		c.lines++;
-		int fast, rfast;
-		enum tr_msg_kind k = parse_both(p, f, len, &m, &fast);
+		int took, rtook;
+		enum tr_msg_kind k = parse_paths(p, f, len, &m, &took);
+		int fast = took != 0;
 
 		cr_assert(k >= TR_MSG_BAD && k <= TR_MSG_IGNORED);
 		cr_assert_eq(k == TR_MSG_BAD, m.bad != TR_BAD_NONE);
@@ -270,9 +304,11 @@ static struct counts run_file(const char *rel)
 		const char *stream = strstr(f, "\"stream\":\"");
 
 		c.fast += fast;
-		/* The fast path takes every trade and quote Binance sent. */
+		c.shapes += (took & BY_SHAPES) != 0;
+		/* The fast path takes every trade and quote Binance sent, in the
+		 * member order it was sent in. */
 		if (k == TR_MSG_TRADE || k == TR_MSG_AGGTRADE || k == TR_MSG_QUOTE)
-			cr_assert(fast, "%s: the fast path declined %s", rel, f);
+			cr_assert(took & BY_SHAPES, "%s: the shapes declined %s", rel, f);
 		if (strstr(f, "@trade\"")) {
 			cr_assert_eq(k, TR_MSG_TRADE, "%s", f);
 			check_trade(&m, f);
@@ -301,8 +337,8 @@ static struct counts run_file(const char *rel)
 		/* The same payload without its envelope: the same struct, no stream. */
 		size_t rlen = strip_envelope(f, raw);
 
-		cr_assert_eq(parse_both(p, raw, rlen, &r, &rfast), k, "%s", raw);
-		cr_assert_eq(rfast, fast, "%s", raw);
+		cr_assert_eq(parse_paths(p, raw, rlen, &r, &rtook), k, "%s", raw);
+		cr_assert_eq(rtook, took, "%s", raw);
 		cr_assert(!strncmp(m.stream, stream + 10, strlen(m.stream)));
 		cr_assert_eq(r.stream[0], 0);
 		cr_assert_str_eq(r.symbol, m.symbol);
@@ -315,9 +351,9 @@ static struct counts run_file(const char *rel)
 	free(raw);
 	cr_log_info(
 	    "%s: %ld frames, %ld trades, %ld aggTrades, %ld quotes, %ld ignored (%ld depth, "
-	    "%ld snapshots), %ld nonmarket, %ld by the fast path",
+	    "%ld snapshots), %ld nonmarket, %ld by the fast path (%ld in a known member order)",
 	    rel, c.lines, c.trades, c.aggtrades, c.quotes, c.ignored, c.depth, c.snapshot,
-	    c.nonmarket, c.fast);
+	    c.nonmarket, c.fast, c.shapes);
 	return c;
 }
 
@@ -347,6 +383,7 @@ Test(parse, spot_recordings_match_sources)
 		cr_assert_eq(c.snapshot, want[i].snapshots, "%s snapshots", want[i].file);
 		/* Exactly the trades and quotes; depth (arrays) goes to simdjson. */
 		cr_assert_eq(c.fast, want[i].trades + want[i].quotes, "%s fast path", want[i].file);
+		cr_assert_eq(c.shapes, c.fast, "%s shapes", want[i].file);
 	}
 }
 
@@ -934,6 +971,120 @@ Test(parse, fast_path_takes_edge_shapes_alike)
 	tr_parser_free(p);
 }
 
+/* The member orders Binance sends (the shapes) are read by their own collector; every
+ * frame in them, or one member off, must come out exactly as from the walk and the
+ * general path, and the shapes must take what they are for and decline the rest. The
+ * padding holds `}}` and the frame again, so a collector that read past the end would
+ * find a plausible continuation there. */
+#define S_HEAD "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,"
+#define S_PQ "\"p\":\"61837.63000000\",\"q\":\"0.02000000\","
+#define S_TAIL "\"T\":1723161255342,\"m\":true,\"M\":true}"
+#define S_TRADE S_HEAD S_PQ S_TAIL
+#define S_ENV(payload) "{\"stream\":\"btcusdt@trade\",\"data\":" payload "}"
+
+Test(parse, shapes_take_their_member_orders_alike)
+{
+	enum { SW = BY_SHAPES | BY_WALK, W = BY_WALK, NONE = 0 };
+	static const struct {
+		const char *frame;
+		enum tr_msg_kind kind;
+		int took;
+	} frames[] = {
+	    {S_TRADE, TR_MSG_TRADE, SW},
+	    {S_ENV(S_TRADE), TR_MSG_TRADE, SW},
+	    /* numbers the shapes leave to the walk: fraction, exponent, sign, 16 digits */
+	    {"{\"e\":\"trade\",\"E\":1.5,\"s\":\"X\",\"t\":1," S_PQ S_TAIL, TR_MSG_BAD, W},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1e3," S_PQ S_TAIL, TR_MSG_BAD, W},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":-1," S_PQ S_TAIL, TR_MSG_BAD, W},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1234567890123456," S_PQ S_TAIL,
+	     TR_MSG_TRADE, W},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":123456789012345," S_PQ S_TAIL,
+	     TR_MSG_TRADE, SW},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":0," S_PQ S_TAIL, TR_MSG_TRADE, SW},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":01," S_PQ S_TAIL, TR_MSG_BAD, NONE},
+	    /* decimals the shapes keep as text for the decision code */
+	    {S_HEAD "\"p\":\"12345678.12345678\",\"q\":\"1\"," S_TAIL, TR_MSG_TRADE, SW},
+	    {S_HEAD "\"p\":\"99999999.99999999\",\"q\":\"1\"," S_TAIL, TR_MSG_TRADE, SW},
+	    {S_HEAD "\"p\":\"123456789\",\"q\":\"1\"," S_TAIL, TR_MSG_TRADE, SW},
+	    {S_HEAD "\"p\":\"1e2\",\"q\":\"1\"," S_TAIL, TR_MSG_TRADE, SW},
+	    {S_HEAD "\"p\":\"0.000000001\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"00.5\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\".5\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"5.\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"0\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"-1\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"1.2.3\",\"q\":\"1\"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":\"0.5\",\"q\":\"1 \"," S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD "\"p\":1,\"q\":\"1\"," S_TAIL, TR_MSG_BAD, W},
+	    /* other values, members out of place, extra or missing */
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTC USDT\",\"t\":1," S_PQ S_TAIL, TR_MSG_BAD, SW},
+	    {S_HEAD S_PQ "\"T\":1,\"m\":null,\"M\":true}", TR_MSG_BAD, W},
+	    {S_HEAD S_PQ "\"T\":1,\"m\":true,\"M\":1}", TR_MSG_TRADE, W},
+	    {S_HEAD S_PQ "\"T\":1,\"m\":true}", TR_MSG_TRADE, W},
+	    {S_HEAD S_PQ "\"T\":1,\"m\":true,\"M\":true,\"x\":1}", TR_MSG_TRADE, W},
+	    {"{\"e\":\"trade\",\"E\":1,\"t\":1,\"s\":\"X\"," S_PQ S_TAIL, TR_MSG_TRADE, W},
+	    {"{\"e\":\"tradf\",\"E\":1,\"s\":\"X\",\"t\":1," S_PQ S_TAIL, TR_MSG_BAD, SW},
+	    {"{\"stream\":\"btcusdt@trade\",\"data\":" S_TRADE ",\"x\":1}", TR_MSG_TRADE, W},
+	    {"{\"stream\":\"ethusdt@trade\",\"data\":" S_TRADE "}", TR_MSG_BAD, SW},
+	    {"{\"stream\":\"btcusdt@aggTrade\",\"data\":" S_TRADE "}", TR_MSG_BAD, SW},
+	    {"{\"stream\":\"btc\\\\usdt@trade\",\"data\":" S_TRADE "}", TR_MSG_BAD, NONE},
+	    {"{\"data\":" S_TRADE ",\"stream\":\"btcusdt@trade\"}", TR_MSG_TRADE, W},
+	    /* cut short: the padding must not complete them */
+	    {S_HEAD S_PQ "\"T\":1723161255342,\"m\":true,\"M\":true", TR_MSG_BAD, NONE},
+	    {S_HEAD S_PQ "\"T\":1723161255342,\"m\":true,\"M\":tr", TR_MSG_BAD, NONE},
+	    {S_HEAD S_PQ "\"T\":17231612", TR_MSG_BAD, NONE},
+	    {S_HEAD "\"p\":\"61837.6", TR_MSG_BAD, NONE},
+	    {"{\"stream\":\"btcusdt@trade\",\"data\":" S_TRADE, TR_MSG_BAD, NONE},
+	    {S_TRADE "}", TR_MSG_BAD, NONE},
+	    /* every other shape */
+	    {"{\"e\":\"trade\",\"E\":1,\"T\":2,\"s\":\"BTCUSDT\",\"t\":3,\"p\":\"28145.10\",\"q\":"
+	     "\"0.002\",\"X\":\"INSURANCE_FUND\",\"m\":false}",
+	     TR_MSG_TRADE, SW},
+	    {"{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":3,\"p\":\"1.5\",\"q\":\"2\",\"b\":7,"
+	     "\"a\":8,\"T\":2,\"m\":true,\"M\":true}",
+	     TR_MSG_TRADE, SW},
+	    {"{\"e\":\"aggTrade\",\"E\":1,\"s\":\"NKNUSDT\",\"a\":5,\"p\":\"0.35\",\"q\":\"10\","
+	     "\"f\":6,\"l\":7,\"T\":2,\"m\":true,\"M\":true}",
+	     TR_MSG_AGGTRADE, SW},
+	    {"{\"e\":\"aggTrade\",\"E\":1,\"a\":5,\"s\":\"CTKUSDT\",\"p\":\"1.011\",\"q\":\"10\","
+	     "\"f\":7,\"l\":6,\"T\":2,\"m\":false}",
+	     TR_MSG_BAD, SW},
+	    {"{\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}",
+	     TR_MSG_QUOTE, SW},
+	    {"{\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"0\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}",
+	     TR_MSG_BAD, SW},
+	    {"{\"u\":1,\"s\":\"BTCUSDT\",\"b\":1,\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}", TR_MSG_BAD,
+	     W},
+	    {"{\"e\":\"bookTicker\",\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\","
+	     "\"A\":\"4\",\"T\":5,\"E\":6}",
+	     TR_MSG_QUOTE, SW},
+	    {"{\"e\":\"bookTicker\",\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\","
+	     "\"A\":\"4\",\"T\":5,\"E\":6",
+	     TR_MSG_BAD, NONE},
+	};
+	struct tr_parser *p = tr_parser_new();
+
+	for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+		const char *f = frames[i].frame;
+		size_t len = strlen(f);
+		char *buf = malloc(len + TR_PARSE_PADDING);
+		struct tr_msg m;
+		int took;
+
+		cr_assert(buf);
+		memcpy(buf, f, len);
+		memset(buf + len, '}', 2);
+		for (size_t b = 2; b < TR_PARSE_PADDING; b++)
+			buf[len + b] = f[(b - 2) % len];
+		cr_assert_eq(parse_paths(p, buf, len, &m, &took), frames[i].kind, "%s: %s", f,
+			     m.why ? m.why : "");
+		cr_assert_eq(took, frames[i].took, "%s: taken by %d", f, took);
+		free(buf);
+	}
+	tr_parser_free(p);
+}
+
 /* The word-at-a-time readers of decimals and integers against the reference readers
  * (tr_fixed_parse, a digit loop) on random digit strings of every length. */
 Test(parse, numbers_agree_with_the_reference_readers)
@@ -962,21 +1113,31 @@ Test(parse, numbers_agree_with_the_reference_readers)
 		if (r % 29 == 0 && n)
 			num[rng() % n] = "x/: "[rng() % 4];
 		num[n] = 0;
-		snprintf(frame, sizeof frame, T_OK "\"p\":\"%s\",\"q\":\"1\"}", num);
 
 		int64_t want;
 		int st = tr_fixed_parse(num, n, &want);
-		int fast;
-		enum tr_msg_kind k = parse_both(p, frame, strlen(frame), &m, &fast);
+		int took;
+		enum tr_msg_kind k;
 
-		if (st == TR_FIXED_OK && want > 0) {
-			cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
-			cr_assert_eq(m.u.trade.price, want, "%s", num);
-		} else {
-			cr_assert_eq(k, TR_MSG_BAD, "%s", num);
-			cr_assert_eq(m.bad,
-				     st == TR_FIXED_OVERFLOW ? TR_BAD_OVERFLOW : TR_BAD_VALUE,
-				     "%s: %s", num, m.why);
+		/* in the order of the walk's tests, then in spot's order (the shapes) */
+		for (int order = 0; order < 2; order++) {
+			if (order)
+				snprintf(frame, sizeof frame,
+					 S_HEAD "\"p\":\"%s\",\"q\":\"1\"," S_TAIL, num);
+			else
+				snprintf(frame, sizeof frame, T_OK "\"p\":\"%s\",\"q\":\"1\"}",
+					 num);
+			k = parse_paths(p, frame, strlen(frame), &m, &took);
+			cr_assert_eq(took, order ? BY_SHAPES | BY_WALK : BY_WALK, "%s", frame);
+			if (st == TR_FIXED_OK && want > 0) {
+				cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
+				cr_assert_eq(m.u.trade.price, want, "%s", num);
+			} else {
+				cr_assert_eq(k, TR_MSG_BAD, "%s", num);
+				cr_assert_eq(
+				    m.bad, st == TR_FIXED_OVERFLOW ? TR_BAD_OVERFLOW : TR_BAD_VALUE,
+				    "%s: %s", num, m.why);
+			}
 		}
 
 		/* an id: 1..22 digits, leading zeros now and then */
@@ -986,24 +1147,34 @@ Test(parse, numbers_agree_with_the_reference_readers)
 		num[n] = 0;
 		if (rng() % 4 && num[0] == '0' && n > 1)
 			num[0] = '7';
-		snprintf(
-		    frame, sizeof frame,
-		    "{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":%s,\"T\":1,\"m\":true,\"p\":\"1\","
-		    "\"q\":\"1\"}",
-		    num);
-		k = parse_both(p, frame, strlen(frame), &m, &fast);
-
 		unsigned __int128 v = 0;
 
 		for (size_t i = 0; i < n; i++)
 			v = v * 10 + (unsigned)(num[i] - '0');
-		if (num[0] == '0' && n > 1) {
-			cr_assert_eq(m.bad, TR_BAD_JSON, "%s", num);
-		} else if (v > UINT64_MAX) {
-			cr_assert_eq(m.bad, TR_BAD_OVERFLOW, "%s", num);
-		} else {
-			cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
-			cr_assert(m.u.trade.trade_id == (uint64_t)v, "%s", num);
+		for (int order = 0; order < 2; order++) {
+			if (order)
+				snprintf(
+				    frame, sizeof frame,
+				    "{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":%s," S_PQ S_TAIL,
+				    num);
+			else
+				snprintf(frame, sizeof frame,
+					 "{\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":%s,\"T\":1,"
+					 "\"m\":true,\"p\":\"1\",\"q\":\"1\"}",
+					 num);
+			k = parse_paths(p, frame, strlen(frame), &m, &took);
+			if (num[0] == '0' && n > 1) {
+				cr_assert_eq(m.bad, TR_BAD_JSON, "%s", num);
+				cr_assert_eq(took, 0, "%s", frame);
+			} else if (v > UINT64_MAX) {
+				cr_assert_eq(m.bad, TR_BAD_OVERFLOW, "%s", num);
+			} else {
+				cr_assert_eq(k, TR_MSG_TRADE, "%s: %s", num, m.why);
+				cr_assert(m.u.trade.trade_id == (uint64_t)v, "%s", num);
+			}
+			if (took) /* the shapes read ids of up to 15 digits */
+				cr_assert_eq(took, order && n <= 15 ? BY_SHAPES | BY_WALK : BY_WALK,
+					     "%s", frame);
 		}
 	}
 	tr_parser_free(p);

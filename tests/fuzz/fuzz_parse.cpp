@@ -8,12 +8,14 @@
  * non-negative quote sides, and NUL-terminated names.
  *
  * Differential: tr_parse_binance (fast path, else simdjson), tr_parse_binance_simdjson
- * (the general path alone) and tr_parse_binance_fast (the fast path alone, -1 when it
- * declines) must agree on every frame: same kind, reason, text, names and record, byte
- * for byte. Random bytes rarely look like Binance, so the first input byte may also pick a
- * real frame with a hole that the rest of the input fills (a value, a key, a stream name,
- * extra members): most of those reach the fast path and its decisions. At exit the target
- * prints how many frames the fast path took. tests/fuzz/README.md says how to run.
+ * (the general path alone), tr_parse_binance_fast (the fast path alone, -1 when it
+ * declines) and each of the fast path's two collectors alone (the member orders Binance
+ * sends, and any order) must agree on every frame: same kind, reason, text, names and
+ * record, byte for byte. Random bytes rarely look like Binance, so the first input byte
+ * may also pick a real frame with a hole that the rest of the input fills (a value, a key,
+ * a stream name, extra members): most of those reach the fast path and its decisions. At
+ * exit the target prints how many frames the fast path and its shapes took.
+ * tests/fuzz/README.md says how to run.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,12 +65,29 @@ static void tr_fuzz_same(const struct tr_msg *a, const struct tr_msg *b)
 }
 
 static struct tr_parser *tr_fuzz_parser;
-static unsigned long tr_fuzz_frames, tr_fuzz_fast;
+static unsigned long tr_fuzz_frames, tr_fuzz_fast, tr_fuzz_shapes;
 
 static void tr_fuzz_report(void)
 {
-	fprintf(stderr, "fuzz-parse: the fast path took %lu of %lu Binance frames\n", tr_fuzz_fast,
-		tr_fuzz_frames);
+	fprintf(stderr,
+		"fuzz-parse: the fast path took %lu of %lu Binance frames (%lu in a known member "
+		"order)\n",
+		tr_fuzz_fast, tr_fuzz_frames, tr_fuzz_shapes);
+}
+
+/* The fast path, or one of its collectors (fk its answer): the general
+ * path's struct when it takes the frame, *f untouched when it declines. */
+static void tr_fuzz_fast_same(int fk, enum tr_msg_kind k, struct tr_msg *f, const struct tr_msg *g)
+{
+	if (fk >= 0) {
+		if (fk != (int)k)
+			abort();
+		tr_fuzz_same(f, g);
+		return;
+	}
+	for (size_t i = 0; i < sizeof *f; i++)
+		if (((unsigned char *)f)[i] != 0xa5)
+			abort();
 }
 
 static void tr_fuzz_frame(const char *data, size_t size, int gateway)
@@ -88,17 +107,22 @@ static void tr_fuzz_frame(const char *data, size_t size, int gateway)
 	memset(&f, 0xa5, sizeof f); /* a declined frame must leave it alone */
 	int fk = tr_parse_binance_fast(buf, size, &f);
 
+	tr_fuzz_fast_same(fk, k, &f, &g);
+	memset(&f, 0xa5, sizeof f);
+	int sk = tr_parse_binance_fast_with(buf, size, &f, TR_FAST_SHAPES);
+
+	tr_fuzz_fast_same(sk, k, &f, &g);
+	memset(&f, 0xa5, sizeof f);
+	int wk = tr_parse_binance_fast_with(buf, size, &f, TR_FAST_WALK);
+
+	tr_fuzz_fast_same(wk, k, &f, &g);
+	/* the fast path takes what either collector takes; the shapes are orders the
+	 * walk takes too */
+	if ((fk >= 0) != (sk >= 0 || wk >= 0) || (sk >= 0 && wk < 0))
+		abort();
 	tr_fuzz_frames++;
-	if (fk >= 0) {
-		tr_fuzz_fast++;
-		if (fk != (int)k)
-			abort();
-		tr_fuzz_same(&f, &g);
-	} else {
-		for (size_t i = 0; i < sizeof f; i++)
-			if (((unsigned char *)&f)[i] != 0xa5)
-				abort();
-	}
+	tr_fuzz_fast += fk >= 0;
+	tr_fuzz_shapes += sk >= 0;
 	if (gateway)
 		tr_fuzz_check(tr_parse_gateway(tr_fuzz_parser, buf, size, &m), &m);
 	free(buf);
@@ -126,6 +150,17 @@ static const char *const tr_fuzz_templates[] = {
     "{\"e\":\"bookTicker\",\"u\":5123107839020,\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":"
     "\"2.507\",\"a\":\"61800.30\",\"A\":\"2.510\",\"T\":1723161256313,\"E\":@@}",
     "{@@,\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}",
+    "{\"e\":\"aggTrade\",\"E\":1633998512068,\"s\":\"NKNUSDT\",\"a\":24161396,\"p\":"
+    "\"0.35240000\",\"q\":\"@@\",\"f\":27573537,\"l\":27573537,\"T\":1633998512067,\"m\":"
+    "true,\"M\":true}",
+    "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1680652700455,\"s\":"
+    "\"BTCUSDT\",\"t\":3069733357,\"p\":\"28145.10000000\",\"q\":\"0.00100000\",\"b\":"
+    "20310466148,\"a\":@@,\"T\":1680652700454,\"m\":true,\"M\":true}}",
+    "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,\"p\":"
+    "\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":@@,\"M\":true}",
+    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":5123107839020,"
+    "\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":\"2.507\",\"a\":\"61800.30\",\"A\":\"@@\","
+    "\"T\":1723161256313,\"E\":1723161256317}}",
     "{\"result\":@@,\"id\":1}",
     "{\"@@\":1,\"e\":\"trade\",\"E\":1,\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":"
     "false}",
