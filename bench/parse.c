@@ -267,17 +267,6 @@ static struct tr_bp_result tr_bp_run(struct tr_parser *p, const struct tr_bp_set
 
 /* ---- machine and output ------------------------------------------------------ */
 
-static void tr_bp_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s >= ' ')
-			fputc(*s, f);
-	fputc('"', f);
-}
-
 struct tr_bp_metric {
 	const char *name;
 	double v;
@@ -293,11 +282,11 @@ static int tr_bp_write_json(const char *path, const struct bu_machine *m,
 		return -1;
 	}
 	fprintf(f, "{\n  \"machine\": {\"cpu\": ");
-	tr_bp_json_str(f, m->cpu);
+	bu_json_str(f, m->cpu);
 	fprintf(f, ", \"cores\": %ld, \"kernel\": ", m->cores);
-	tr_bp_json_str(f, m->kernel);
+	bu_json_str(f, m->kernel);
 	fprintf(f, ", \"date\": \"%s\"},\n  \"config\": {\"data\": ", m->date);
-	tr_bp_json_str(f, data);
+	bu_json_str(f, data);
 	fprintf(f, ", \"rounds\": %d, \"slice\": %d},\n  \"metrics\": {", TR_BP_ROUNDS,
 		TR_BP_SLICE);
 	for (int i = 0; i < n; i++)
