@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -253,6 +254,54 @@ static double server_cpu(void)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* What redis-server says about its side: bytes and commands per read(2),
+ * replies per write(2), and its own usec_per_call of PUBLISH. */
+struct srv_io {
+	double in_bytes, reads, writes, calls, usec;
+};
+
+static double info_field(const char *info, const char *name)
+{
+	const char *p = strstr(info, name);
+
+	return p ? atof(p + strlen(name)) : 0;
+}
+
+static void server_io(struct srv_io *io)
+{
+	redisContext *c = redisConnectUnix(sock);
+	redisReply *r = c && !c->err ? redisCommand(c, "INFO all") : NULL;
+
+	memset(io, 0, sizeof *io);
+	if (r && r->type == REDIS_REPLY_STRING) {
+		io->in_bytes = info_field(r->str, "total_net_input_bytes:");
+		io->reads = info_field(r->str, "total_reads_processed:");
+		io->writes = info_field(r->str, "total_writes_processed:");
+		io->calls = info_field(r->str, "cmdstat_publish:calls=");
+		const char *u = strstr(r->str, "cmdstat_publish:");
+		if (u && (u = strstr(u, "usec=")))
+			io->usec = atof(u + 5);
+	}
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+}
+
+/* "<bytes>/read, <commands>/read, <replies>/write, <usec> us/PUBLISH" since a. */
+static void io_since(const struct srv_io *a, char *out, size_t n)
+{
+	struct srv_io b;
+
+	server_io(&b);
+	double reads = b.reads - a->reads, calls = b.calls - a->calls;
+	snprintf(out, n, "%.0f B and %.1f cmds/read, %.1f replies/write, %.2f us/call",
+		 reads > 0 ? (b.in_bytes - a->in_bytes) / reads : 0, reads > 0 ? calls / reads : 0,
+		 b.writes > a->writes ? calls / (b.writes - a->writes) : 0,
+		 calls > 0 ? (b.usec - a->usec) / calls : 0);
+}
+
+static char io_mirror[160], io_bench[160];
 static double cpu_mirror_us, sys_mirror_us, cpu_server_us; /* per record, last mirror pass */
 static double cpu_bench_server_us;			   /* per request, last benchmark pass */
 
@@ -275,9 +324,13 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 	atomic_init(&m.stop, 0);
 	pthread_create(&m.th, NULL, mirror_main, &m);
 	/* Relaxed: statistics, polled. */
-	while (!atomic_load_explicit(&m.st.connected, memory_order_relaxed))
+	while (!atomic_load_explicit(&m.st.connected, memory_order_relaxed)) {
+		tr_writer_heartbeat(w); /* a slow start (valgrind) is not a dead engine */
 		usleep(1000);
+	}
 	usleep(20000); /* let it settle into its idle wait */
+	struct srv_io io;
+	server_io(&io);
 	double s0 = server_cpu();
 	int64_t t0 = now_ns();
 	for (uint64_t i = 0; i < n; i++) {
@@ -291,10 +344,12 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 	while (atomic_load_explicit(&m.st.delivered, memory_order_relaxed) < n) {
 		if (now_ns() > deadline)
 			die("the mirror did not deliver every record within 120 s");
+		tr_writer_heartbeat(w);
 		usleep(200);
 	}
 	int64_t t1 = now_ns();
 	cpu_server_us = (server_cpu() - s0) / (double)n * 1e6;
+	io_since(&io, io_mirror, sizeof io_mirror);
 	/* Pairs with the mirror loop's acquire load of stop. */
 	atomic_store_explicit(&m.stop, 1, memory_order_release);
 	pthread_join(m.th, NULL);
@@ -329,10 +384,13 @@ static double benchmark_pass(uint64_t n, int tcp, int clients, const char *chan,
 	argv[a++] = "--csv", argv[a++] = "PUBLISH", argv[a++] = chan;
 	argv[a++] = payload;
 	argv[a] = NULL;
+	struct srv_io io;
+	server_io(&io);
 	double s0 = server_cpu();
 	if (run(argv, out, sizeof out) != 0)
 		die("redis-benchmark failed");
 	cpu_bench_server_us = (server_cpu() - s0) / (double)n * 1e6;
+	io_since(&io, io_bench, sizeof io_bench);
 	/* "test","rps",... then "PUBLISH ...","<rps>",... */
 	char *l = strchr(out, '\n');
 	char *q = l ? strstr(l, "\",\"") : NULL;
@@ -409,6 +467,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/../shared/data/binance-spot/%s.gz",
 			 root ? root : ".", files[i]);
 		load(path, (uint32_t)sym[i / 2]);
+		tr_writer_heartbeat(w);
 	}
 	if (!ntrades)
 		die("no recorded trades");
@@ -447,8 +506,8 @@ int main(int argc, char **argv)
 		for (int p = 0; p < passes; p++) {
 			double x = mirror_pass(w, n, 0, pipeline);
 			printf("  mirror over unix: %.0f rec/s, %.3f us CPU/record (%.3f in the "
-			       "kernel), redis-server %.3f us\n",
-			       x, cpu_mirror_us, sys_mirror_us, cpu_server_us);
+			       "kernel), redis-server %.3f us\n    redis-server: %s\n",
+			       x, cpu_mirror_us, sys_mirror_us, cpu_server_us, io_mirror);
 		}
 		tr_writer_close(w);
 		cleanup();
@@ -457,17 +516,22 @@ int main(int argc, char **argv)
 	for (int p = 0; p < passes; p++)
 		for (int tcp = 1; tcp >= 0; tcp--) {
 			double x[3], cpu_m, cpu_s, cpu_b;
+			char io_m[160], io_b[160];
 			x[0] = mirror_pass(w, n, tcp, pipeline);
 			cpu_m = cpu_mirror_us, cpu_s = cpu_server_us;
+			memcpy(io_m, io_mirror, sizeof io_m);
 			x[1] = benchmark_pass(n, tcp, 0, chan, payload);
 			cpu_b = cpu_bench_server_us;
+			memcpy(io_b, io_bench, sizeof io_b);
 			x[2] = benchmark_pass(n, tcp, 1, chan, payload);
 			printf(
 			    "  pass %d %-4s: mirror %7.0f rec/s (CPU/record: mirror %.2f us, "
 			    "redis-server %.2f us)  benchmark %7.0f req/s (redis-server %.2f us)  "
-			    "-c 1 %7.0f (%.2f us)\n",
+			    "-c 1 %7.0f (%.2f us)\n"
+			    "    redis-server, mirror:    %s\n"
+			    "    redis-server, benchmark: %s\n",
 			    p + 1, tcp ? "tcp" : "unix", x[0], cpu_m, cpu_s, x[1], cpu_b, x[2],
-			    cpu_bench_server_us);
+			    cpu_bench_server_us, io_m, io_b);
 			for (int i = 0; i < 3; i++)
 				if (x[i] > best[tcp][i])
 					best[tcp][i] = x[i];

@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "tr_err.h"
@@ -56,6 +57,7 @@
 #include "tr_log.h"
 #include "tr_msrc.h"
 #include "tr_reader.h"
+#include "tr_resp.h"
 
 #define RD_QUANTUM 64		   /* records per kind per turn: no ring starves the others */
 #define RD_IDLE_NS 2000000ll	   /* first wait on a ring once every ring is empty */
@@ -345,159 +347,14 @@ static int redis_check(const char *name, const char *value, char *err, size_t er
 	return cfg_set(&c, name, value, err, errlen);
 }
 
-/* ---- Output: RESP into a growing buffer ---- */
+/* ---- Output ---- */
 
-struct rd_buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void buf_need(struct rd_buf *b, size_t n)
+static void put_str(struct tr_resp_buf *b, const char *s)
 {
-	if (b->len + n <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->len + n)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		/* Nothing sensible is left to do without memory for one batch. */
-		tr_log(TR_LOG_ERROR, "redis: out of memory (%zu bytes)", cap);
-		abort();
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-/* Decimal of v at p; returns its length. */
-static size_t u64_str(uint64_t v, char *p)
-{
-	char t[20];
-	size_t n = 0;
-
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	for (size_t i = 0; i < n; i++)
-		p[i] = t[n - 1 - i];
-	return n;
-}
-
-/* "<c><n>\r\n" */
-static void put_count(struct rd_buf *b, char c, uint64_t n)
-{
-	buf_need(b, 24);
-	b->p[b->len++] = c;
-	b->len += u64_str(n, b->p + b->len);
-	b->p[b->len++] = '\r';
-	b->p[b->len++] = '\n';
-}
-
-/* One bulk string argument. */
-static void put_arg(struct rd_buf *b, const void *s, size_t n)
-{
-	put_count(b, '$', n);
-	buf_need(b, n + 2);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len++] = '\r';
-	b->p[b->len++] = '\n';
-}
-
-static void put_str(struct rd_buf *b, const char *s)
-{
-	put_arg(b, s, strlen(s));
-}
-
-static void put_u64(struct rd_buf *b, uint64_t v)
-{
-	char t[24];
-
-	put_arg(b, t, u64_str(v, t));
-}
-
-static void put_i64(struct rd_buf *b, int64_t v)
-{
-	char t[24];
-	size_t n = 0;
-
-	if (v < 0)
-		t[n++] = '-';
-	n += u64_str(v < 0 ? -(uint64_t)v : (uint64_t)v, t + n);
-	put_arg(b, t, n);
-}
-
-static void put_fixed(struct rd_buf *b, int64_t v)
-{
-	char t[TR_FIXED_BUFSZ];
-
-	put_arg(b, t, tr_fixed_format(v, t));
+	tr_resp_arg(b, s, strlen(s));
 }
 
 /* ---- State ---- */
-
-/* One reply as the loop needs it. hiredis's reader builds replies through
- * a table of functions (its extension point, redisReaderCreateWithFunctions);
- * ours fill this one slot instead of allocating an object per reply, since
- * each reply is handled before the next is parsed. A nested reply (never
- * expected here) keeps only its outermost type. */
-struct rd_reply {
-	int type; /* REDIS_REPLY_* */
-	long long integer;
-	char str[128]; /* string, status or error text, truncated */
-};
-
-static void *reply_slot(const redisReadTask *t, int type)
-{
-	struct rd_reply *r = t->privdata;
-
-	if (t->parent)
-		return t->parent->obj; /* inside an array: the outer reply stands */
-	r->type = type;
-	r->integer = 0;
-	r->str[0] = 0;
-	return r;
-}
-
-static void *reply_string(const redisReadTask *t, char *s, size_t len)
-{
-	struct rd_reply *r = reply_slot(t, t->type);
-
-	if (!t->parent) {
-		size_t n = len < sizeof r->str ? len : sizeof r->str - 1;
-		memcpy(r->str, s, n);
-		r->str[n] = 0;
-	}
-	return r;
-}
-
-static void *reply_array(const redisReadTask *t, int n)
-{
-	(void)n;
-	return reply_slot(t, REDIS_REPLY_ARRAY);
-}
-
-static void *reply_integer(const redisReadTask *t, long long v)
-{
-	struct rd_reply *r = reply_slot(t, REDIS_REPLY_INTEGER);
-
-	if (!t->parent)
-		r->integer = v;
-	return r;
-}
-
-static void *reply_nil(const redisReadTask *t)
-{
-	return reply_slot(t, REDIS_REPLY_NIL);
-}
-
-static void reply_free(void *r)
-{
-	(void)r; /* the slot lives in struct rd */
-}
-
-static redisReplyObjectFunctions reply_fns = {reply_string, reply_array, reply_integer, reply_nil,
-					      reply_free};
 
 union rd_rec {
 	struct tr_trade t;
@@ -534,6 +391,23 @@ struct rd_pend {
 	uint64_t seq;
 };
 
+/* PUBLISH heads of one kind, "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n", by
+ * symbol id, each made the first time the symbol is published. Names never
+ * change in a region (its tables are append-only), so a head holds until
+ * the pub/sub source opens another region file. Candle channels (they name
+ * the interval too) and unknown symbols or venues are not kept. */
+struct rd_head {
+	uint32_t venue;
+	uint32_t len;
+	char s[];
+};
+
+struct rd_heads {
+	struct rd_head **h;
+	uint32_t n;	  /* slots in h */
+	uint64_t reopens; /* the source's region opens they were made for */
+};
+
 /* What the hashes last got from the latest table, per symbol. */
 struct rd_mark {
 	uint64_t trade, quote, stats;
@@ -546,8 +420,9 @@ struct rd {
 	struct tr_mirror_stats *st;
 	char url_shown[600]; /* the URL without its password, for the log */
 	redisContext *c;
-	struct rd_buf out, args;
-	unsigned out_cmds; /* commands in out */
+	struct tr_resp_buf out, args, in;
+	size_t out_sent;   /* bytes of out already written to the socket */
+	unsigned out_cmds; /* commands added to out since the last flush */
 	struct rd_pend *q;
 	size_t qcap, qhead,
 	    qlen;	     /* ring of commands in flight, oldest at qhead; qcap a power of 2 */
@@ -568,7 +443,8 @@ struct rd {
 	char json[TR_FORMAT_BUFSZ], json2[TR_FORMAT_BUFSZ], val[TR_FORMAT_BUFSZ];
 	char chan[TR_NKINDS][RD_PREFIX_MAX + 16]; /* "<prefix>:<kind>:" */
 	size_t chan_len[TR_NKINDS];
-	struct rd_reply reply;
+	struct tr_resp_reply reply;
+	struct rd_heads heads[TR_NKINDS];
 };
 
 static int64_t mono_ns(void)
@@ -669,6 +545,25 @@ static uint64_t pub_start(const char *instance, unsigned kind)
 
 /* ---- Names ---- */
 
+/* The symbol and venue ids of a record. */
+static void rec_ids(unsigned kind, const union rd_rec *rec, uint32_t *sym, uint32_t *venue)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		*sym = rec->t.symbol_id, *venue = rec->t.venue_id;
+		break;
+	case TR_KIND_QUOTE:
+		*sym = rec->q.symbol_id, *venue = rec->q.venue_id;
+		break;
+	case TR_KIND_CANDLE:
+		*sym = rec->c.symbol_id, *venue = rec->c.venue_id;
+		break;
+	default:
+		*sym = rec->e.symbol_id, *venue = rec->e.venue_id;
+		break;
+	}
+}
+
 /* "<prefix>:<kind>[:<interval>]:<venue>:<SYMBOL>" for a record; venue and
  * symbol as tr_format_json() names them ("?" and "#<id>" when unknown), "-"
  * for an event about no symbol. Returns the length (out: 256 bytes). */
@@ -679,20 +574,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 	size_t n = m->chan_len[kind];
 	char ib[TR_INTERVAL_BUFSZ];
 
-	switch (kind) {
-	case TR_KIND_TRADE:
-		sym = rec->t.symbol_id, venue = rec->t.venue_id;
-		break;
-	case TR_KIND_QUOTE:
-		sym = rec->q.symbol_id, venue = rec->q.venue_id;
-		break;
-	case TR_KIND_CANDLE:
-		sym = rec->c.symbol_id, venue = rec->c.venue_id;
-		break;
-	default:
-		sym = rec->e.symbol_id, venue = rec->e.venue_id;
-		break;
-	}
+	rec_ids(kind, rec, &sym, &venue);
 	memcpy(out, m->chan[kind], n);
 	if (kind == TR_KIND_CANDLE) {
 		const char *in = tr_interval_name(rec->c.interval_s, ib);
@@ -715,7 +597,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 		n += sl;
 	} else {
 		out[n++] = '#';
-		n += u64_str(sym, out + n);
+		n += tr_resp_u64(sym, out + n);
 	}
 	out[n] = 0;
 	return n;
@@ -759,15 +641,64 @@ static void stream_acked(struct rd *m, unsigned kind, uint64_t seq)
 
 /* ---- Records: PUBLISH and XADD ---- */
 
-static void put_publish(struct rd *m, const char *chan, size_t cl, const char *json, size_t jl)
+static void heads_clear(struct rd_heads *hs)
 {
-	struct rd_buf *b = &m->out;
+	for (uint32_t i = 0; i < hs->n; i++)
+		free(hs->h[i]);
+	free(hs->h);
+	hs->h = NULL;
+	hs->n = 0;
+}
 
-	buf_need(b, cl + jl + 64);
-	memcpy(b->p + b->len, "*3\r\n$7\r\nPUBLISH\r\n", 17);
-	b->len += 17;
-	put_arg(b, chan, cl);
-	put_arg(b, json, jl);
+/* Append the PUBLISH head (command and channel) for rec, from the cache
+ * when it is there. */
+static void put_head(struct rd *m, unsigned kind, const struct tr_region *r,
+		     const union rd_rec *rec)
+{
+	struct rd_heads *hs = &m->heads[kind];
+	uint64_t reopens = tr_msrc_stats(m->k[kind].pub.m)->reopens;
+	uint32_t sym, venue;
+	char head[320], chan[256];
+
+	rec_ids(kind, rec, &sym, &venue);
+	if (hs->reopens != reopens) {
+		heads_clear(hs);
+		hs->reopens = reopens;
+	}
+	if (kind != TR_KIND_CANDLE && sym < hs->n && hs->h[sym] && hs->h[sym]->venue == venue) {
+		tr_resp_raw(&m->out, hs->h[sym]->s, hs->h[sym]->len);
+		return;
+	}
+	size_t cl = channel(m, r, kind, rec, chan), hl = 0;
+	memcpy(head, "*3\r\n$7\r\nPUBLISH\r\n$", 18);
+	hl = 18 + tr_resp_u64(cl, head + 18);
+	head[hl++] = '\r';
+	head[hl++] = '\n';
+	memcpy(head + hl, chan, cl);
+	hl += cl;
+	head[hl++] = '\r';
+	head[hl++] = '\n';
+	tr_resp_raw(&m->out, head, hl);
+	if (kind == TR_KIND_CANDLE || !r || sym >= tr_symbol_count(r) || venue >= tr_venue_count(r))
+		return;
+	if (sym >= hs->n) {
+		uint32_t n = hs->n ? hs->n : 64;
+		while (n <= sym)
+			n *= 2;
+		struct rd_head **h = realloc(hs->h, n * sizeof *h);
+		if (!h)
+			return; /* no cache: the head is made each time */
+		memset(h + hs->n, 0, (n - hs->n) * sizeof *h);
+		hs->h = h;
+		hs->n = n;
+	}
+	struct rd_head *e = realloc(hs->h[sym], sizeof *e + hl);
+	if (!e)
+		return;
+	e->venue = venue;
+	e->len = (uint32_t)hl;
+	memcpy(e->s, head, hl);
+	hs->h[sym] = e;
 }
 
 /* XADD rec to its kind's stream, with json if it is already formatted.
@@ -823,19 +754,19 @@ static int xadd(struct rd *m, unsigned kind, const union rd_rec *rec,
 	    (size_t)snprintf(key, sizeof key, "%s:stream:%s", m->cfg.prefix, kind_names[kind]);
 	id[0] = '0';
 	id[1] = '-';
-	size_t il = 2 + u64_str(info->seq, id + 2);
-	struct rd_buf *b = &m->out;
-	put_count(b, '*', m->cfg.maxlen ? 8 : 5);
-	put_arg(b, "XADD", 4);
-	put_arg(b, key, kl);
+	size_t il = 2 + tr_resp_u64(info->seq, id + 2);
+	struct tr_resp_buf *b = &m->out;
+	tr_resp_count(b, '*', m->cfg.maxlen ? 8 : 5);
+	tr_resp_arg(b, "XADD", 4);
+	tr_resp_arg(b, key, kl);
 	if (m->cfg.maxlen) {
-		put_arg(b, "MAXLEN", 6);
-		put_arg(b, "~", 1);
-		put_u64(b, m->cfg.maxlen);
+		tr_resp_arg(b, "MAXLEN", 6);
+		tr_resp_arg(b, "~", 1);
+		tr_resp_arg_u64(b, m->cfg.maxlen);
 	}
-	put_arg(b, id, il);
-	put_arg(b, "json", 4);
-	put_arg(b, json, (size_t)jl);
+	tr_resp_arg(b, id, il);
+	tr_resp_arg(b, "json", 4);
+	tr_resp_arg(b, json, (size_t)jl);
 	q_push(m, OP_XADD, kind, info->seq);
 	st_add(&m->st->sent, 1);
 	return 0;
@@ -849,7 +780,6 @@ static unsigned kind_turn(struct rd *m, unsigned kind, unsigned budget)
 	struct rd_kind *k = &m->k[kind];
 	union rd_rec rec, rec2;
 	struct tr_msrc_info info, info2;
-	char chan[256];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < RD_QUANTUM && n < budget; i++) {
@@ -868,8 +798,8 @@ static unsigned kind_turn(struct rd *m, unsigned kind, unsigned budget)
 				k->pub_wm = info.seq;
 			continue;
 		}
-		size_t cl = channel(m, r, kind, &rec, chan);
-		put_publish(m, chan, cl, m->json, (size_t)jl);
+		put_head(m, kind, r, &rec);
+		tr_resp_arg(&m->out, m->json, (size_t)jl);
 		q_push(m, OP_PUB, kind, info.seq);
 		k->pub_last = info.seq;
 		k->pub_inflight++;
@@ -910,6 +840,11 @@ static unsigned gather(struct rd *m)
 	for (;;) {
 		size_t room = m->inflight_cap > m->qlen ? m->inflight_cap - m->qlen : 0;
 		unsigned budget = m->cfg.pipeline > m->out_cmds ? m->cfg.pipeline - m->out_cmds : 0;
+		/* A window that is nearly full waits for room for a whole batch:
+		 * topping it up a few commands at a time would cost a write and a
+		 * wake-up each, and hand the server short reads. */
+		if (room < m->cfg.pipeline)
+			break;
 		if (budget > room)
 			budget = (unsigned)room;
 		if (budget == 0)
@@ -1059,7 +994,7 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 	size_t pl = strlen(part);
 
 	put_str(&m->args, part);
-	put_arg(&m->args, j, n);
+	tr_resp_arg(&m->args, j, n);
 	while (p < end) {
 		if (*p == ',')
 			p++;
@@ -1104,8 +1039,8 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 		memcpy(field, part, pl);
 		field[pl] = '.';
 		memcpy(field + pl + 1, k, kl);
-		put_arg(&m->args, field, pl + 1 + kl);
-		put_arg(&m->args, val, vl);
+		tr_resp_arg(&m->args, field, pl + 1 + kl);
+		tr_resp_arg(&m->args, val, vl);
 		args += 2;
 	}
 	return args;
@@ -1113,33 +1048,33 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 
 static unsigned stats_fields(struct rd *m, const struct tr_stats24h *s)
 {
-	struct rd_buf *b = &m->args;
+	struct tr_resp_buf *b = &m->args;
 
-	put_str(b, "stats.last"), put_fixed(b, s->last);
-	put_str(b, "stats.open"), put_fixed(b, s->open);
-	put_str(b, "stats.high"), put_fixed(b, s->high);
-	put_str(b, "stats.low"), put_fixed(b, s->low);
-	put_str(b, "stats.change"), put_fixed(b, s->change);
-	put_str(b, "stats.change_pct"), put_fixed(b, s->change_pct);
-	put_str(b, "stats.volume"), put_fixed(b, s->volume);
-	put_str(b, "stats.quote_volume"), put_fixed(b, s->quote_volume);
-	put_str(b, "stats.vwap"), put_fixed(b, s->vwap);
-	put_str(b, "stats.trade_count"), put_u64(b, s->trade_count);
-	put_str(b, "stats.open_time"), put_i64(b, s->open_time);
-	put_str(b, "stats.close_time"), put_i64(b, s->close_time);
-	put_str(b, "stats.first_trade_id"), put_u64(b, s->first_trade_id);
-	put_str(b, "stats.last_trade_id"), put_u64(b, s->last_trade_id);
-	put_str(b, "stats.ts_update"), put_i64(b, s->ts_update);
+	put_str(b, "stats.last"), tr_resp_arg_fixed(b, s->last);
+	put_str(b, "stats.open"), tr_resp_arg_fixed(b, s->open);
+	put_str(b, "stats.high"), tr_resp_arg_fixed(b, s->high);
+	put_str(b, "stats.low"), tr_resp_arg_fixed(b, s->low);
+	put_str(b, "stats.change"), tr_resp_arg_fixed(b, s->change);
+	put_str(b, "stats.change_pct"), tr_resp_arg_fixed(b, s->change_pct);
+	put_str(b, "stats.volume"), tr_resp_arg_fixed(b, s->volume);
+	put_str(b, "stats.quote_volume"), tr_resp_arg_fixed(b, s->quote_volume);
+	put_str(b, "stats.vwap"), tr_resp_arg_fixed(b, s->vwap);
+	put_str(b, "stats.trade_count"), tr_resp_arg_u64(b, s->trade_count);
+	put_str(b, "stats.open_time"), tr_resp_arg_i64(b, s->open_time);
+	put_str(b, "stats.close_time"), tr_resp_arg_i64(b, s->close_time);
+	put_str(b, "stats.first_trade_id"), tr_resp_arg_u64(b, s->first_trade_id);
+	put_str(b, "stats.last_trade_id"), tr_resp_arg_u64(b, s->last_trade_id);
+	put_str(b, "stats.ts_update"), tr_resp_arg_i64(b, s->ts_update);
 	return 30;
 }
 
 /* HSET key <the nargs arguments in m->args>. */
 static void put_hset(struct rd *m, const char *key, size_t kl, unsigned nargs)
 {
-	put_count(&m->out, '*', 2 + nargs);
-	put_arg(&m->out, "HSET", 4);
-	put_arg(&m->out, key, kl);
-	buf_need(&m->out, m->args.len);
+	tr_resp_count(&m->out, '*', 2 + nargs);
+	tr_resp_arg(&m->out, "HSET", 4);
+	tr_resp_arg(&m->out, key, kl);
+	tr_resp_need(&m->out, m->args.len);
 	memcpy(m->out.p + m->out.len, m->args.p, m->args.len);
 	m->out.len += m->args.len;
 	m->args.len = 0;
@@ -1328,8 +1263,9 @@ static void conn_lost(struct rd *m, const char *reason)
 		}
 	m->qlen = 0;
 	m->qhead = 0;
-	m->out.len = 0;
+	m->out.len = m->out_sent = 0;
 	m->out_cmds = 0;
+	m->in.len = 0;
 	redisFree(m->c);
 	m->c = NULL;
 	atomic_store_explicit(&m->st->connected, 0, memory_order_relaxed); /* a statistic */
@@ -1432,10 +1368,11 @@ static int try_connect(struct rd *m)
 		m->next_connect = now + m->backoff_ms * 1000000ll;
 		return -1;
 	}
-	c->flags &= ~REDIS_BLOCK; /* hiredis then treats EAGAIN as "later" */
-	c->reader->fn = &reply_fns;
-	c->reader->privdata = &m->reply;
+	/* From here the mirror reads and writes the socket itself; hiredis
+	 * keeps only the descriptor and closes it. */
 	m->c = c;
+	m->in.len = 0;
+	m->out.len = m->out_sent = 0;
 	st_add(&m->st->reconnects, 1);
 	atomic_store_explicit(&m->st->connected, 1, memory_order_relaxed); /* a statistic */
 	if (!m->ever_connected)
@@ -1458,18 +1395,18 @@ static int try_connect(struct rd *m)
 	return 0;
 }
 
-static int is_dup_error(const struct rd_reply *r)
+static int is_dup_error(const struct tr_resp_reply *r)
 {
-	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "equal or smaller");
+	return r->type == TR_RESP_ERROR && strstr(r->str, "equal or smaller");
 }
 
 /* An error that says "not now" (a server loading its data after a restart,
  * a busy script, a failover): the command would succeed later. */
-static int is_transient_error(const struct rd_reply *r)
+static int is_transient_error(const struct tr_resp_reply *r)
 {
 	static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
 
-	if (r->type != REDIS_REPLY_ERROR)
+	if (r->type != TR_RESP_ERROR)
 		return 0;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
 		if (!strncmp(r->str, codes[i], strlen(codes[i])))
@@ -1480,9 +1417,10 @@ static int is_transient_error(const struct rd_reply *r)
 /* Account for one reply. Returns -1 when the server is not ready: the
  * caller drops the connection and tries again later (from the stream
  * watermark); that command is counted failed here, the rest in conn_lost(). */
-static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply *r, int64_t now)
+static int on_reply(struct rd *m, const struct rd_pend *p, const struct tr_resp_reply *r,
+		    int64_t now)
 {
-	const char *err = r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+	const char *err = r->type == TR_RESP_ERROR ? r->str : NULL;
 
 	if (is_transient_error(r)) {
 		if (p->op == OP_PUB) {
@@ -1499,7 +1437,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		/* Replies come in order: every earlier PUBLISH of the kind is done. */
 		m->k[p->kind].pub_wm = p->seq;
 		m->k[p->kind].pub_inflight--;
-		if (r->type == REDIS_REPLY_INTEGER) {
+		if (r->type == TR_RESP_INTEGER) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_published, 1);
 			st_add(&m->st->redis_receivers, (uint64_t)r->integer);
@@ -1510,7 +1448,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		break;
 	case OP_XADD:
 		stream_acked(m, p->kind, p->seq);
-		if (r->type == REDIS_REPLY_STRING) {
+		if (r->type == TR_RESP_STRING) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_stream_added, 1);
 			return 0;
@@ -1526,7 +1464,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		st_add(&m->st->dropped, 1);
 		break;
 	default:
-		if (r->type == REDIS_REPLY_INTEGER) {
+		if (r->type == TR_RESP_INTEGER) {
 			st_add(&m->st->redis_hash_writes, 1);
 			return 0;
 		}
@@ -1545,32 +1483,36 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 	return 0;
 }
 
-/* Why hiredis gave up on c. Its I/O errors come with an empty errstr on
- * glibc (it calls the GNU strerror_r as if it were the POSIX one), so the
- * errno of the failed call is named here instead. */
-static const char *conn_error(const redisContext *c)
-{
-	if (c->errstr[0])
-		return c->errstr;
-	return c->err == REDIS_ERR_IO ? strerror(errno) : "connection error";
-}
-
-/* Read what replies have arrived. 0, or -1 when the connection is gone. */
+/* Read what replies have arrived and account for each. 0, or -1 when the
+ * connection is gone. The socket is the mirror's own after the connect:
+ * replies are skimmed in place (tr_resp_parse), no object is built. */
 static int read_replies(struct rd *m, int64_t now)
 {
-	void *rp;
+	struct tr_resp_buf *in = &m->in;
+	size_t off = 0;
+	ssize_t k;
 
-	if (redisBufferRead(m->c) != REDIS_OK) {
-		conn_lost(m, conn_error(m->c));
+	/* Room for one read; a reply longer than the buffer grows it. */
+	tr_resp_need(in, 4096);
+	do
+		k = recv(m->c->fd, in->p + in->len, in->cap - in->len, MSG_DONTWAIT);
+	while (k < 0 && errno == EINTR);
+	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		conn_lost(m, k == 0 ? "closed by the server" : strerror(errno));
 		return -1;
 	}
+	if (k < 0)
+		return 0;
+	in->len += (size_t)k;
 	for (;;) {
-		if (redisGetReplyFromReader(m->c, &rp) != REDIS_OK) {
-			conn_lost(m, conn_error(m->c));
+		ssize_t used = tr_resp_parse(in->p + off, in->len - off, &m->reply);
+		if (used == 0)
+			break;
+		if (used < 0) {
+			conn_lost(m, "a reply that is not RESP");
 			return -1;
 		}
-		if (!rp)
-			break;
+		off += (size_t)used;
 		if (!m->qlen) {
 			conn_lost(m, "a reply to no command");
 			return -1;
@@ -1578,7 +1520,7 @@ static int read_replies(struct rd *m, int64_t now)
 		struct rd_pend p = m->q[m->qhead];
 		m->qhead = (m->qhead + 1) & (m->qcap - 1);
 		m->qlen--;
-		if (on_reply(m, &p, rp, now) < 0) {
+		if (on_reply(m, &p, &m->reply, now) < 0) {
 			char why[160];
 			snprintf(why, sizeof why, "%s", m->reply.str);
 			conn_lost(m, why);
@@ -1586,31 +1528,51 @@ static int read_replies(struct rd *m, int64_t now)
 		}
 		m->last_reply = now;
 	}
+	/* Keep the start of a reply cut by the end of the read. */
+	memmove(in->p, in->p + off, in->len - off);
+	in->len -= off;
 	return 0;
 }
 
-/* Hand the batch to hiredis and write what the socket takes. 1 when all is
- * written, 0 when some waits, -1 when the connection is gone. */
+/* Write what the socket takes of the batch, straight from the mirror's own
+ * buffer. 1 when all is written, 0 when some waits (it is written on a
+ * later call, and commands added meanwhile go after it), -1 when the
+ * connection is gone. */
 static int flush(struct rd *m)
 {
-	int done = 0;
+	struct tr_resp_buf *b = &m->out;
 
-	if (m->out.len) {
-		if (!m->qlen || m->qlen == m->out_cmds)
+	if (m->out_cmds) {
+		if (m->qlen == m->out_cmds)
 			m->last_reply =
 			    mono_ns(); /* the reply clock starts with the first command */
-		if (redisAppendFormattedCommand(m->c, m->out.p, m->out.len) != REDIS_OK) {
-			conn_lost(m, "out of memory");
-			return -1;
-		}
-		m->out.len = 0;
 		m->out_cmds = 0;
 	}
-	if (redisBufferWrite(m->c, &done) != REDIS_OK) {
-		conn_lost(m, conn_error(m->c));
-		return -1;
+	while (m->out_sent < b->len) {
+		ssize_t k = send(m->c->fd, b->p + m->out_sent, b->len - m->out_sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (k < 0) {
+			conn_lost(m, strerror(errno));
+			return -1;
+		}
+		m->out_sent += (size_t)k;
 	}
-	return done;
+	if (m->out_sent == b->len) {
+		b->len = m->out_sent = 0;
+		return 1;
+	}
+	/* The socket is full. Once half the buffer is written, move the rest
+	 * to its start: each byte moves at most once on average. */
+	if (m->out_sent >= b->cap / 2) {
+		memmove(b->p, b->p + m->out_sent, b->len - m->out_sent);
+		b->len -= m->out_sent;
+		m->out_sent = 0;
+	}
+	return 0;
 }
 
 /* ---- The loop ---- */
@@ -1699,8 +1661,11 @@ static void teardown(struct rd *m)
 	}
 	free(m->out.p);
 	free(m->args.p);
+	free(m->in.p);
 	free(m->q);
 	free(m->marks);
+	for (unsigned kind = 0; kind < TR_NKINDS; kind++)
+		heads_clear(&m->heads[kind]);
 }
 
 static int redis_run(const struct tr_mirror_args *a)

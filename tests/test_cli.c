@@ -867,6 +867,72 @@ Test(cli, format_never_writes_past_len, .init = format_region, .fini = format_do
 	cr_assert_eq(strlen(buf), 9);
 }
 
+/* The number writers (eight digits at a time, straight into the buffer) and
+ * tr_fixed_format() against printf, at every digit count and sign; and every
+ * shorter buffer holds a prefix of the same text. */
+Test(cli, format_numbers_match_printf_at_every_length, .init = format_region, .fini = format_done)
+{
+	char buf[TR_FORMAT_BUFSZ], small[TR_FORMAT_BUFSZ], want[128];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+
+	for (int round = 0; round < 3000; round++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t u = x >> (x % 64);
+		if (round < 63) { /* every power of ten and its neighbours */
+			u = 1;
+			for (int i = 0; i < round / 3; i++)
+				u *= 10;
+			u += (uint64_t)(round % 3) - 1;
+		} else if (round < 66) {
+			u = UINT64_MAX - (uint64_t)(round - 63);
+		}
+		int64_t v = round & 1 ? -(int64_t)(u >> 1) : (int64_t)(u >> 1);
+		if (round == 66)
+			v = INT64_MIN;
+		struct tr_trade t = {.seq = u,
+				     .ts_event = v,
+				     .ts_recv = ~v,
+				     .price = v,
+				     .qty = (int64_t)(u >> 1),
+				     .trade_id = ~u,
+				     .side = TR_SIDE_BUY,
+				     .trade_count = (uint32_t)u,
+				     .flags = (uint32_t)x};
+		int n = tr_format_json(fr, TR_KIND_TRADE, &t, u, buf, sizeof buf);
+		cr_assert_gt(n, 0);
+
+		snprintf(want, sizeof want, "\"seq\":%llu,\"epoch\":%llu,\"ts_event\":%lld,",
+			 (unsigned long long)u, (unsigned long long)u, (long long)v);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		snprintf(want, sizeof want, "\"trade_id\":%llu,", (unsigned long long)~u);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		snprintf(want, sizeof want, "\"trade_count\":%u,", (uint32_t)u);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		/* The price, exactly: integer part, then the eight places without
+		 * their trailing zeros (and without the dot when all are zero). */
+		uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+		int w = snprintf(want, sizeof want, "\"price\":\"%s%llu.%08llu", v < 0 ? "-" : "",
+				 (unsigned long long)(a / 100000000),
+				 (unsigned long long)(a % 100000000));
+		while (want[w - 1] == '0')
+			w--;
+		if (want[w - 1] == '.')
+			w--;
+		strcpy(want + w, "\",");
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+
+		if (round % 100)
+			continue;
+		for (size_t len = 1; len <= (size_t)n; len++) {
+			cr_assert_eq(tr_format_json(fr, TR_KIND_TRADE, &t, u, small, len), -ENOSPC);
+			cr_assert_eq(strlen(small), len - 1);
+			cr_assert_eq(memcmp(small, buf, len - 1), 0, "len %zu: %s", len, small);
+		}
+	}
+}
+
 Test(cli, format_text_lines, .init = format_region, .fini = format_done)
 {
 	struct tr_trade t = {.seq = 7,
