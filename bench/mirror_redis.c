@@ -345,7 +345,8 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 		if (now_ns() > deadline)
 			die("the mirror did not deliver every record within 120 s");
 		tr_writer_heartbeat(w);
-		usleep(200);
+		usleep(
+		    1000); /* a coarser poll would cost the mirror and the server a core's time */
 	}
 	int64_t t1 = now_ns();
 	cpu_server_us = (server_cpu() - s0) / (double)n * 1e6;

@@ -391,21 +391,26 @@ struct rd_pend {
 	uint64_t seq;
 };
 
-/* PUBLISH heads of one kind, "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n", by
- * symbol id, each made the first time the symbol is published. Names never
- * change in a region (its tables are append-only), so a head holds until
- * the pub/sub source opens another region file. Candle channels (they name
- * the interval too) and unknown symbols or venues are not kept. */
+/* The heads of one symbol's records of one kind: the PUBLISH command with
+ * its channel, "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n" (none for candles,
+ * whose channel names the interval too), and the JSON head from
+ * tr_format_json_head(). Names never change in a region (its tables are
+ * append-only), so the heads of a known symbol hold until the pub/sub
+ * source opens another region file; unknown names are not kept. */
+#define RD_PUB_HEAD_MAX 192
+#define RD_JSON_HEAD_MAX 384 /* 315 with every name byte escaped as \u00XX */
+
 struct rd_head {
 	uint32_t venue;
-	uint32_t len;
-	char s[];
+	uint16_t publen, jsonlen;
+	char pub[RD_PUB_HEAD_MAX];
+	char json[RD_JSON_HEAD_MAX];
 };
 
 struct rd_heads {
-	struct rd_head **h;
-	uint32_t n;	  /* slots in h */
-	uint64_t reopens; /* the source's region opens they were made for */
+	struct rd_head **h; /* by symbol id */
+	uint32_t n;	    /* slots in h */
+	uint64_t reopens;   /* the source's region opens they were made for */
 };
 
 /* What the hashes last got from the latest table, per symbol. */
@@ -445,6 +450,7 @@ struct rd {
 	size_t chan_len[TR_NKINDS];
 	struct tr_resp_reply reply;
 	struct rd_heads heads[TR_NKINDS];
+	struct rd_head scratch; /* the heads of a record whose names are not kept */
 };
 
 static int64_t mono_ns(void)
@@ -650,55 +656,67 @@ static void heads_clear(struct rd_heads *hs)
 	hs->n = 0;
 }
 
-/* Append the PUBLISH head (command and channel) for rec, from the cache
- * when it is there. */
-static void put_head(struct rd *m, unsigned kind, const struct tr_region *r,
-		     const union rd_rec *rec)
+/* The PUBLISH command and channel of rec into h->pub. */
+static void make_pub_head(const struct rd *m, unsigned kind, const struct tr_region *r,
+			  const union rd_rec *rec, struct rd_head *h)
+{
+	char chan[256];
+	size_t cl = channel(m, r, kind, rec, chan), n;
+
+	memcpy(h->pub, "*3\r\n$7\r\nPUBLISH\r\n$", 18);
+	n = 18 + tr_resp_u64(cl, h->pub + 18);
+	h->pub[n++] = '\r';
+	h->pub[n++] = '\n';
+	memcpy(h->pub + n, chan, cl);
+	n += cl;
+	h->pub[n++] = '\r';
+	h->pub[n++] = '\n';
+	h->publen = (uint16_t)n;
+}
+
+/* The heads for rec: kept ones, or made (and kept when its names are
+ * known). NULL if the JSON head does not fit (never for a known kind). */
+static const struct rd_head *heads_for(struct rd *m, unsigned kind, const struct tr_region *r,
+				       const union rd_rec *rec)
 {
 	struct rd_heads *hs = &m->heads[kind];
 	uint64_t reopens = tr_msrc_stats(m->k[kind].pub.m)->reopens;
+	struct rd_head *h = &m->scratch;
 	uint32_t sym, venue;
-	char head[320], chan[256];
+	int stable, jl;
 
 	rec_ids(kind, rec, &sym, &venue);
 	if (hs->reopens != reopens) {
 		heads_clear(hs);
 		hs->reopens = reopens;
 	}
-	if (kind != TR_KIND_CANDLE && sym < hs->n && hs->h[sym] && hs->h[sym]->venue == venue) {
-		tr_resp_raw(&m->out, hs->h[sym]->s, hs->h[sym]->len);
-		return;
-	}
-	size_t cl = channel(m, r, kind, rec, chan), hl = 0;
-	memcpy(head, "*3\r\n$7\r\nPUBLISH\r\n$", 18);
-	hl = 18 + tr_resp_u64(cl, head + 18);
-	head[hl++] = '\r';
-	head[hl++] = '\n';
-	memcpy(head + hl, chan, cl);
-	hl += cl;
-	head[hl++] = '\r';
-	head[hl++] = '\n';
-	tr_resp_raw(&m->out, head, hl);
-	if (kind == TR_KIND_CANDLE || !r || sym >= tr_symbol_count(r) || venue >= tr_venue_count(r))
-		return;
+	if (sym < hs->n && hs->h[sym] && hs->h[sym]->venue == venue)
+		return hs->h[sym];
+	jl = tr_format_json_head(r, kind, rec, h->json, sizeof h->json, &stable);
+	if (jl < 0)
+		return NULL;
+	h->venue = venue;
+	h->jsonlen = (uint16_t)jl;
+	h->publen = 0;
+	if (kind != TR_KIND_CANDLE)
+		make_pub_head(m, kind, r, rec, h);
+	if (!stable || sym == UINT32_MAX)
+		return h;
 	if (sym >= hs->n) {
 		uint32_t n = hs->n ? hs->n : 64;
 		while (n <= sym)
 			n *= 2;
-		struct rd_head **h = realloc(hs->h, n * sizeof *h);
-		if (!h)
-			return; /* no cache: the head is made each time */
-		memset(h + hs->n, 0, (n - hs->n) * sizeof *h);
-		hs->h = h;
+		struct rd_head **t = realloc(hs->h, n * sizeof *t);
+		if (!t)
+			return h; /* not kept: made again next time */
+		memset(t + hs->n, 0, (n - hs->n) * sizeof *t);
+		hs->h = t;
 		hs->n = n;
 	}
-	struct rd_head *e = realloc(hs->h[sym], sizeof *e + hl);
-	if (!e)
-		return;
-	e->venue = venue;
-	e->len = (uint32_t)hl;
-	memcpy(e->s, head, hl);
-	hs->h[sym] = e;
+	if (!hs->h[sym] && !(hs->h[sym] = malloc(sizeof *h)))
+		return h;
+	*hs->h[sym] = *h;
+	return hs->h[sym];
 }
 
 /* XADD rec to its kind's stream, with json if it is already formatted.
@@ -791,14 +809,22 @@ static unsigned kind_turn(struct rd *m, unsigned kind, unsigned budget)
 			st_add(&m->st->from_journal, 1);
 		if (info.lost_before)
 			st_add(&m->st->lost, info.lost_before);
-		int jl = tr_format_json(r, kind, &rec, info.epoch, m->json, sizeof m->json);
+		const struct rd_head *h = heads_for(m, kind, r, &rec);
+		int jl = h ? tr_format_json_with_head(h->json, h->jsonlen, kind, &rec, info.epoch,
+						      m->json, sizeof m->json)
+			   : tr_format_json(r, kind, &rec, info.epoch, m->json, sizeof m->json);
 		if (jl < 0) {
 			st_add(&m->st->dropped, 1);
 			if (!k->pub_inflight)
 				k->pub_wm = info.seq;
 			continue;
 		}
-		put_head(m, kind, r, &rec);
+		if (h && h->publen) {
+			tr_resp_raw(&m->out, h->pub, h->publen);
+		} else {
+			make_pub_head(m, kind, r, &rec, &m->scratch);
+			tr_resp_raw(&m->out, m->scratch.pub, m->scratch.publen);
+		}
 		tr_resp_arg(&m->out, m->json, (size_t)jl);
 		q_push(m, OP_PUB, kind, info.seq);
 		k->pub_last = info.seq;

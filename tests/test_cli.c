@@ -933,6 +933,78 @@ Test(cli, format_numbers_match_printf_at_every_length, .init = format_region, .f
 	}
 }
 
+/* A head made once and reused for other records of the same kind, venue and
+ * symbol gives tr_format_json()'s bytes; it is stable only when every name
+ * was found in the region. */
+Test(cli, format_json_from_a_kept_head_is_the_same, .init = format_region, .fini = format_done)
+{
+	static const struct {
+		uint32_t venue, symbol;
+		int region, stable;
+	} names[] = {
+	    {0, 0, 1, 1},	   /* binance BTCUSDT */
+	    {1, 1, 1, 1},	   /* synth, the hostile name */
+	    {0, 77, 1, 0},	   /* a symbol the region does not have (yet) */
+	    {9, 0, 1, 0},	   /* a venue it does not have */
+	    {1, UINT32_MAX, 1, 1}, /* an event about no symbol */
+	    {0, 0, 0, 0},	   /* no region: every name unknown */
+	};
+	char head[512], a[TR_FORMAT_BUFSZ], b[TR_FORMAT_BUFSZ];
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (unsigned kind = 0; kind < TR_NKINDS; kind++) {
+			const struct tr_region *r = names[i].region ? fr : NULL;
+			union {
+				struct tr_trade t;
+				struct tr_quote q;
+				struct tr_candle c;
+				struct tr_event e;
+			} rec;
+			int stable = -1;
+
+			if (names[i].symbol == UINT32_MAX && kind != TR_KIND_EVENT)
+				continue;
+			memset(&rec, 0, sizeof rec);
+			if (kind == TR_KIND_TRADE)
+				rec.t.symbol_id = names[i].symbol, rec.t.venue_id = names[i].venue;
+			else if (kind == TR_KIND_QUOTE)
+				rec.q.symbol_id = names[i].symbol, rec.q.venue_id = names[i].venue;
+			else if (kind == TR_KIND_CANDLE)
+				rec.c.symbol_id = names[i].symbol, rec.c.venue_id = names[i].venue,
+				rec.c.interval_s = 60;
+			else
+				rec.e.symbol_id = names[i].symbol, rec.e.venue_id = names[i].venue,
+				rec.e.type = TR_EV_FEED_UP;
+			int hl = tr_format_json_head(r, kind, &rec, head, sizeof head, &stable);
+			cr_assert_gt(hl, 0);
+			cr_assert_eq(stable, names[i].stable, "names %zu kind %u: %s", i, kind,
+				     head);
+			cr_assert_eq(head[hl - 1], names[i].symbol == UINT32_MAX ? 'l' : '"');
+			/* The same head for records that differ in everything else. */
+			for (uint64_t seq = 1; seq < 2000; seq += 333) {
+				rec.t.seq = seq; /* seq is the first field of every record */
+				if (kind == TR_KIND_TRADE)
+					rec.t.price = (int64_t)seq * 1000003;
+				else if (kind == TR_KIND_QUOTE)
+					rec.q.bid_px = (int64_t)seq * 7;
+				else if (kind == TR_KIND_CANDLE)
+					rec.c.close = (int64_t)seq * 11;
+				else
+					rec.e.ts_event = (int64_t)seq * 13;
+				int n = tr_format_json(r, kind, &rec, seq % 5, a, sizeof a);
+				cr_assert_gt(n, 0);
+				cr_assert_eq(tr_format_json_with_head(head, (size_t)hl, kind, &rec,
+								      seq % 5, b, sizeof b),
+					     n);
+				cr_assert_str_eq(a, b);
+				cr_assert_eq(tr_format_json_with_head(head, (size_t)hl, kind, &rec,
+								      seq % 5, b, (size_t)hl),
+					     -ENOSPC);
+			}
+		}
+	cr_assert_eq(tr_format_json_with_head("{", 1, 9, a, 0, b, sizeof b), -EINVAL);
+}
+
 Test(cli, format_text_lines, .init = format_region, .fini = format_done)
 {
 	struct tr_trade t = {.seq = 7,

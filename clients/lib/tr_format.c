@@ -130,14 +130,21 @@ static inline size_t u64_write(char *p, uint64_t v)
 	return n + 8;
 }
 
-static void put_u64(struct out *o, uint64_t v)
+/* Near the end of the buffer: through a copy that is clipped. Out of line,
+ * so the usual path has no buffer on its stack to guard. */
+static __attribute__((noinline)) void put_u64_clipped(struct out *o, uint64_t v)
 {
 	char tmp[20];
 
-	if (LIKELY(room(o) >= sizeof tmp))
+	put_clipped(o, tmp, u64_write(tmp, v));
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	if (LIKELY(room(o) >= 20))
 		o->pos += u64_write(o->buf + o->pos, v);
 	else
-		put_clipped(o, tmp, u64_write(tmp, v));
+		put_u64_clipped(o, v);
 }
 
 static void put_i64(struct out *o, int64_t v)
@@ -150,15 +157,20 @@ static void put_i64(struct out *o, int64_t v)
 	}
 }
 
-static void put_fixed(struct out *o, int64_t v)
+static __attribute__((noinline)) void put_fixed_clipped(struct out *o, int64_t v)
 {
 	char tmp[TR_FIXED_BUFSZ];
 
+	put_clipped(o, tmp, tr_fixed_format(v, tmp));
+}
+
+static void put_fixed(struct out *o, int64_t v)
+{
 	/* tr_fixed_format() writes a NUL too: room for it is kept. */
-	if (LIKELY(room(o) >= sizeof tmp))
+	if (LIKELY(room(o) >= TR_FIXED_BUFSZ))
 		o->pos += tr_fixed_format(v, o->buf + o->pos);
 	else
-		put_clipped(o, tmp, tr_fixed_format(v, tmp));
+		put_fixed_clipped(o, v);
 }
 
 static int finish(struct out *o)
@@ -497,10 +509,13 @@ struct names {
 	bool has_symbol;
 };
 
-static void lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, struct names *n)
+/* Returns whether both names were found in r: names never change in a
+ * region, so what was found holds; "?" and "#<id>" may be known later. */
+static bool lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, struct names *n)
 {
 	struct tr_symbol s;
 	struct out o = {n->symbol, sizeof n->symbol, 0, false};
+	bool found = r && venue_id < tr_venue_count(r);
 
 	n->venue = r ? tr_venue_name(r, venue_id) : "?";
 	n->has_symbol = sym != UINT32_MAX;
@@ -510,12 +525,14 @@ static void lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, s
 	} else {
 		putc_(&o, '#');
 		put_u64(&o, sym);
+		found &= !n->has_symbol;
 	}
 	finish(&o);
+	return found;
 }
 
-static void j_common(struct out *o, unsigned kind, const struct names *n, uint64_t seq,
-		     uint64_t epoch)
+/* The members that depend on the kind and names only: the head. */
+static void j_head(struct out *o, unsigned kind, const struct names *n)
 {
 	PUTL(o, "{\"type\":\"");
 	puts_(o, tr_record_type_name(kind));
@@ -527,17 +544,17 @@ static void j_common(struct out *o, unsigned kind, const struct names *n, uint64
 		key(o, "symbol");
 		PUTL(o, "null");
 	}
+}
+
+static void j_common(struct out *o, uint64_t seq, uint64_t epoch)
+{
 	j_u64(o, "seq", seq);
 	j_u64(o, "epoch", epoch);
 }
 
-static void json_trade(struct out *o, const struct tr_region *r, const struct tr_trade *t,
-		       uint64_t epoch)
+static void json_trade(struct out *o, const struct tr_trade *t, uint64_t epoch)
 {
-	struct names n;
-
-	lookup(r, t->venue_id, t->symbol_id, &n);
-	j_common(o, TR_KIND_TRADE, &n, t->seq, epoch);
+	j_common(o, t->seq, epoch);
 	j_i64(o, "ts_event", t->ts_event);
 	j_i64(o, "ts_recv", t->ts_recv);
 	j_fixed(o, "price", t->price);
@@ -548,13 +565,9 @@ static void json_trade(struct out *o, const struct tr_region *r, const struct tr
 	j_flags(o, "flags", t->flags, trade_flags, NELEM(trade_flags), 0);
 }
 
-static void json_quote(struct out *o, const struct tr_region *r, const struct tr_quote *q,
-		       uint64_t epoch)
+static void json_quote(struct out *o, const struct tr_quote *q, uint64_t epoch)
 {
-	struct names n;
-
-	lookup(r, q->venue_id, q->symbol_id, &n);
-	j_common(o, TR_KIND_QUOTE, &n, q->seq, epoch);
+	j_common(o, q->seq, epoch);
 	j_i64(o, "ts_event", q->ts_event);
 	j_i64(o, "ts_recv", q->ts_recv);
 	j_fixed(o, "bid_px", q->bid_px);
@@ -571,14 +584,11 @@ static int64_t close_time(int64_t open_time, uint32_t interval_s)
 	return (int64_t)((uint64_t)open_time + (uint64_t)interval_s * 1000000000u - 1000000u);
 }
 
-static void json_candle(struct out *o, const struct tr_region *r, const struct tr_candle *c,
-			uint64_t epoch)
+static void json_candle(struct out *o, const struct tr_candle *c, uint64_t epoch)
 {
-	struct names n;
 	char iv[TR_INTERVAL_BUFSZ];
 
-	lookup(r, c->venue_id, c->symbol_id, &n);
-	j_common(o, TR_KIND_CANDLE, &n, c->seq, epoch);
+	j_common(o, c->seq, epoch);
 	j_lit(o, "interval", tr_interval_name(c->interval_s, iv));
 	j_i64(o, "open_time", c->open_time);
 	j_i64(o, "close_time", close_time(c->open_time, c->interval_s));
@@ -667,14 +677,11 @@ static void json_event_payload(struct out *o, const struct tr_event *e)
 	}
 }
 
-static void json_event(struct out *o, const struct tr_region *r, const struct tr_event *e,
-		       uint64_t epoch)
+static void json_event(struct out *o, const struct tr_event *e, uint64_t epoch)
 {
-	struct names n;
 	const char *name = tr_event_name(e->type), *sev = tr_severity_name(e->severity);
 
-	lookup(r, e->venue_id, e->symbol_id, &n);
-	j_common(o, TR_KIND_EVENT, &n, e->seq, epoch);
+	j_common(o, e->seq, epoch);
 	if (name) {
 		j_str(o, "event", name, 32);
 	} else { /* a newer engine's event: "#<type>" */
@@ -689,29 +696,96 @@ static void json_event(struct out *o, const struct tr_region *r, const struct tr
 	json_event_payload(o, e);
 }
 
+/* The venue and symbol ids of a record of kind; -1 for an unknown kind. */
+static int rec_ids(unsigned kind, const void *rec, uint32_t *venue, uint32_t *sym)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		*venue = ((const struct tr_trade *)rec)->venue_id;
+		*sym = ((const struct tr_trade *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_QUOTE:
+		*venue = ((const struct tr_quote *)rec)->venue_id;
+		*sym = ((const struct tr_quote *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_CANDLE:
+		*venue = ((const struct tr_candle *)rec)->venue_id;
+		*sym = ((const struct tr_candle *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_EVENT:
+		*venue = ((const struct tr_event *)rec)->venue_id;
+		*sym = ((const struct tr_event *)rec)->symbol_id;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Everything after the head, closing brace included. */
+static void json_rest(struct out *o, unsigned kind, const void *rec, uint64_t epoch)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		json_trade(o, rec, epoch);
+		break;
+	case TR_KIND_QUOTE:
+		json_quote(o, rec, epoch);
+		break;
+	case TR_KIND_CANDLE:
+		json_candle(o, rec, epoch);
+		break;
+	default:
+		json_event(o, rec, epoch);
+		break;
+	}
+	putc_(o, '}');
+}
+
 int tr_format_json(const struct tr_region *r, unsigned kind, const void *rec, uint64_t epoch,
 		   char *buf, size_t len)
 {
 	struct out o = {buf, len, 0, false};
+	struct names n;
+	uint32_t venue, sym;
 
-	switch (kind) {
-	case TR_KIND_TRADE:
-		json_trade(&o, r, rec, epoch);
-		break;
-	case TR_KIND_QUOTE:
-		json_quote(&o, r, rec, epoch);
-		break;
-	case TR_KIND_CANDLE:
-		json_candle(&o, r, rec, epoch);
-		break;
-	case TR_KIND_EVENT:
-		json_event(&o, r, rec, epoch);
-		break;
-	default:
+	if (rec_ids(kind, rec, &venue, &sym) < 0) {
 		finish(&o);
 		return -EINVAL;
 	}
-	putc_(&o, '}');
+	lookup(r, venue, sym, &n);
+	j_head(&o, kind, &n);
+	json_rest(&o, kind, rec, epoch);
+	return finish(&o);
+}
+
+int tr_format_json_head(const struct tr_region *r, unsigned kind, const void *rec, char *buf,
+			size_t len, int *stable)
+{
+	struct out o = {buf, len, 0, false};
+	struct names n;
+	uint32_t venue, sym;
+
+	*stable = 0;
+	if (rec_ids(kind, rec, &venue, &sym) < 0) {
+		finish(&o);
+		return -EINVAL;
+	}
+	*stable = lookup(r, venue, sym, &n);
+	j_head(&o, kind, &n);
+	return finish(&o);
+}
+
+int tr_format_json_with_head(const char *head, size_t hl, unsigned kind, const void *rec,
+			     uint64_t epoch, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false};
+
+	if (kind >= TR_NKINDS) {
+		finish(&o);
+		return -EINVAL;
+	}
+	put(&o, head, hl);
+	json_rest(&o, kind, rec, epoch);
 	return finish(&o);
 }
 
