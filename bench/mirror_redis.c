@@ -414,7 +414,7 @@ int main(int argc, char **argv)
 					     {"passes", required_argument, 0, 'p'},
 					     {"pipeline", required_argument, 0, 'P'},
 					     {"results-dir", required_argument, 0, 'r'},
-					     {"mirror-only", no_argument, 0, 'm'},
+					     {"mirror-only", optional_argument, 0, 'm'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	for (int c; (c = getopt_long(argc, argv, "qn:p:P:r:mh", opts, NULL)) != -1;) {
@@ -429,10 +429,10 @@ int main(int argc, char **argv)
 		else if (c == 'r')
 			rdir = optarg;
 		else if (c == 'm')
-			mirror_only = 1;
+			mirror_only = optarg && !strcmp(optarg, "tcp") ? 2 : 1;
 		else {
 			fputs("usage: bench-mirror_redis [--quick] [--records N] [--passes P] "
-			      "[--pipeline N] [--results-dir DIR] [--mirror-only]\n",
+			      "[--pipeline N] [--results-dir DIR] [--mirror-only[=tcp]]\n",
 			      c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
@@ -503,12 +503,14 @@ int main(int argc, char **argv)
 	       ntrades, (unsigned long long)n, plen, pipeline, passes);
 	double best[2][3] = {{0}}; /* [tcp][mirror, benchmark -c 50, benchmark -c 1] */
 	if (mirror_only) {
-		/* For profiling the mirror alone (perf stat, perf record). */
+		/* For profiling the mirror alone (perf stat, perf record):
+		 * the unix socket, or TCP with --mirror-only=tcp. */
 		for (int p = 0; p < passes; p++) {
-			double x = mirror_pass(w, n, 0, pipeline);
-			printf("  mirror over unix: %.0f rec/s, %.3f us CPU/record (%.3f in the "
+			double x = mirror_pass(w, n, mirror_only == 2, pipeline);
+			printf("  mirror over %s: %.0f rec/s, %.3f us CPU/record (%.3f in the "
 			       "kernel), redis-server %.3f us\n    redis-server: %s\n",
-			       x, cpu_mirror_us, sys_mirror_us, cpu_server_us, io_mirror);
+			       mirror_only == 2 ? "tcp" : "unix", x, cpu_mirror_us, sys_mirror_us,
+			       cpu_server_us, io_mirror);
 		}
 		tr_writer_close(w);
 		cleanup();

@@ -1,4 +1,4 @@
-/* tr_redis.c - the Redis mirror (tr_redis.h): one thread, hiredis, pipelined.
+/* tr_redis.c - the Redis mirror (tr_redis.h): one thread, pipelined.
  *
  * Sources. Each enabled kind has a pub/sub source (tr_msrc) that starts at
  * the ring's head when the mirror starts (pub/sub is for who listens now, not
@@ -11,13 +11,16 @@
  * the journal hold what the streams still need; once Redis is back the stream
  * source catches up, and the lockstep resumes when it reaches the pub/sub one.
  *
- * Writing. Commands are RESP-encoded here into one batch buffer (at most
- * redis-pipeline of them), handed to hiredis's output buffer in one call and
- * written without blocking; replies are read as they come, and matched in
- * order against the queue of commands in flight, which is capped at four
- * batches so a slow server costs bounded memory. The socket is non-blocking
- * after the connect, AUTH and SELECT, which are done blocking with a 1 s
- * timeout.
+ * Writing. hiredis makes the connection (blocking, with a 1 s timeout, AUTH
+ * and SELECT included); from then on the mirror drives the non-blocking
+ * socket itself (tr_resp.h). Commands are RESP-encoded straight into one
+ * buffer (a batch is at most redis-pipeline of them; the PUBLISH command and
+ * channel, and the JSON's first members, are kept per symbol) and written
+ * from it; replies are skimmed in place, without an object per reply, and
+ * matched in order against the queue of commands in flight. That queue is
+ * capped at four batches, so a slow server costs bounded memory, and once it
+ * is nearly full it is refilled a whole batch at a time: large writes, few
+ * wake-ups, and the server always has the next batch waiting in its socket.
  *
  * Streams. Every XADD uses the explicit id 0-<seq>, so Redis itself refuses
  * a record it already holds ("equal or smaller than the target stream top
@@ -71,6 +74,7 @@
 #define RD_STILL_DOWN_NS 60000000000ll	  /* "still down" reminder in the log */
 #define RD_FLAP_NS 1000000000ll /* a connection lost younger than this: keep backing off */
 #define RD_PREFIX_MAX 64
+#define RD_SNDBUF (1 << 20) /* socket send buffer asked for */
 
 static const char *const kind_names[TR_NKINDS] = {"trades", "quotes", "candles", "events"};
 
@@ -427,6 +431,8 @@ struct rd {
 	redisContext *c;
 	struct tr_resp_buf out, args, in;
 	size_t out_sent;   /* bytes of out already written to the socket */
+	int wblocked;	   /* the socket refused a write: wait for POLLOUT */
+	int rready;	   /* waited on the socket since replies were last read */
 	unsigned out_cmds; /* commands added to out since the last flush */
 	struct rd_pend *q;
 	size_t qcap, qhead,
@@ -863,14 +869,14 @@ static unsigned gather(struct rd *m)
 {
 	unsigned total = 0;
 
+	/* A window that is nearly full waits for room for a whole batch:
+	 * topping it up a few commands at a time would cost a write and a
+	 * wake-up each, and hand the server short reads. */
+	if (m->qlen + m->cfg.pipeline > m->inflight_cap)
+		return 0;
 	for (;;) {
 		size_t room = m->inflight_cap > m->qlen ? m->inflight_cap - m->qlen : 0;
 		unsigned budget = m->cfg.pipeline > m->out_cmds ? m->cfg.pipeline - m->out_cmds : 0;
-		/* A window that is nearly full waits for room for a whole batch:
-		 * topping it up a few commands at a time would cost a write and a
-		 * wake-up each, and hand the server short reads. */
-		if (room < m->cfg.pipeline)
-			break;
 		if (budget > room)
 			budget = (unsigned)room;
 		if (budget == 0)
@@ -1292,6 +1298,7 @@ static void conn_lost(struct rd *m, const char *reason)
 	m->out.len = m->out_sent = 0;
 	m->out_cmds = 0;
 	m->in.len = 0;
+	m->wblocked = 0;
 	redisFree(m->c);
 	m->c = NULL;
 	atomic_store_explicit(&m->st->connected, 0, memory_order_relaxed); /* a statistic */
@@ -1376,6 +1383,12 @@ static int try_connect(struct rd *m)
 			snprintf(why, sizeof why, "fcntl: %s", strerror(errno));
 		if (!u->is_unix)
 			redisEnableKeepAlive(c);
+		/* Room in the kernel for the whole window: a send buffer smaller
+		 * than what is in flight (TCP starts at 16 KiB) makes every
+		 * write short and wakes the mirror for each third of it. Capped
+		 * by net.core.wmem_max; a refusal only costs speed. */
+		int sb = RD_SNDBUF;
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
 	}
 	now = mono_ns();
 	if (why[0]) {
@@ -1399,6 +1412,8 @@ static int try_connect(struct rd *m)
 	m->c = c;
 	m->in.len = 0;
 	m->out.len = m->out_sent = 0;
+	m->wblocked = 0;
+	m->rready = 1;
 	st_add(&m->st->reconnects, 1);
 	atomic_store_explicit(&m->st->connected, 1, memory_order_relaxed); /* a statistic */
 	if (!m->ever_connected)
@@ -1569,18 +1584,21 @@ static int flush(struct rd *m)
 	struct tr_resp_buf *b = &m->out;
 
 	if (m->out_cmds) {
+		/* The reply clock starts with the first command. */
 		if (m->qlen == m->out_cmds)
-			m->last_reply =
-			    mono_ns(); /* the reply clock starts with the first command */
+			m->last_reply = mono_ns();
 		m->out_cmds = 0;
 	}
-	while (m->out_sent < b->len) {
+	/* A full socket is tried again only once poll() says it has room. */
+	while (!m->wblocked && m->out_sent < b->len) {
 		ssize_t k = send(m->c->fd, b->p + m->out_sent, b->len - m->out_sent,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			m->wblocked = 1;
 			break;
+		}
 		if (k < 0) {
 			conn_lost(m, strerror(errno));
 			return -1;
@@ -1735,8 +1753,13 @@ static int redis_run(const struct tr_mirror_args *a)
 			idle_wait(m, w);
 			continue;
 		}
-		if (m->qlen && read_replies(m, now) < 0)
-			continue;
+		/* Replies are read after a wait on the socket, not after every
+		 * batch sent: most such reads would find nothing. */
+		if (m->qlen && m->rready) {
+			m->rready = 0;
+			if (read_replies(m, now) < 0)
+				continue;
+		}
 		unsigned n = gather(m);
 		/* On stop, one last pass: the hashes end with the final values. */
 		if (m->cfg.latest_ms &&
@@ -1762,9 +1785,14 @@ static int redis_run(const struct tr_mirror_args *a)
 			continue;
 		}
 		if (m->qlen || !w) {
-			/* Replies due, or the socket is full: wait on it, not on a ring. */
-			struct pollfd p = {.fd = m->c->fd, .events = POLLIN | (w ? 0 : POLLOUT)};
-			poll(&p, 1, 1);
+			/* Wait on the socket, not on a ring: until it takes more when
+			 * it is full (the replies wait in ours meanwhile: a few bytes
+			 * each, and at most a window of them), else for replies. So a
+			 * full socket does not wake the mirror at every reply. */
+			struct pollfd p = {.fd = m->c->fd, .events = w ? POLLIN : POLLOUT};
+			if (poll(&p, 1, 1) > 0 && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
+				m->wblocked = 0;
+			m->rready = 1;
 		} else if (!stop_deadline) {
 			idle_wait(m, m->cfg.latest_ms ? m->next_latest - now : RD_IDLE_MAX_NS);
 		}
