@@ -305,6 +305,20 @@ static char io_mirror[160], io_bench[160];
 static double cpu_mirror_us, sys_mirror_us, cpu_server_us; /* per record, last mirror pass */
 static double cpu_bench_server_us;			   /* per request, last benchmark pass */
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n), which it sorts. */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* One pass: n records through the mirror; records/s. */
 static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pipeline)
 {
@@ -516,6 +530,13 @@ int main(int argc, char **argv)
 		cleanup();
 		return 0;
 	}
+	/* Per pass and transport: the paired ratio, and CPU per record of the
+	 * mirror, of redis-server for it, of redis-server for redis-benchmark. */
+	double *per[2][4];
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			if (!(per[t][i] = calloc((size_t)passes, sizeof(double))))
+				die("out of memory");
 	for (int p = 0; p < passes; p++)
 		for (int tcp = 1; tcp >= 0; tcp--) {
 			double x[3], cpu_m, cpu_s, cpu_b;
@@ -538,7 +559,15 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 3; i++)
 				if (x[i] > best[tcp][i])
 					best[tcp][i] = x[i];
+			per[tcp][0][p] = x[0] / x[1];
+			per[tcp][1][p] = cpu_m;
+			per[tcp][2][p] = cpu_s;
+			per[tcp][3][p] = cpu_b;
 		}
+	double med[2][4];
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			med[t][i] = median(per[t][i], passes);
 	for (int tcp = 1; tcp >= 0; tcp--) {
 		double ratio = best[tcp][0] / best[tcp][1];
 		printf("  %-5s mirror %10.0f rec/s   redis-benchmark -P 64 %10.0f req/s (-c 1: "
@@ -547,6 +576,15 @@ int main(int argc, char **argv)
 		       tcp ? (ratio >= 0.8 ? "  target >= 80 %: PASS" : "  target >= 80 %: MISS")
 			   : "");
 	}
+	/* A pass compares mirror and benchmark run one after the other, so its
+	 * ratio is the least moved by other work on the machine. */
+	for (int tcp = 1; tcp >= 0; tcp--)
+		printf(
+		    "  %-5s per pass: mirror/benchmark median %5.1f %% (%5.1f to %5.1f); CPU per "
+		    "record, median: mirror %.2f us, redis-server %.2f us (for redis-benchmark "
+		    "%.2f us)\n",
+		    tcp ? "tcp" : "unix", med[tcp][0] * 100, per[tcp][0][0] * 100,
+		    per[tcp][0][passes - 1] * 100, med[tcp][1], med[tcp][2], med[tcp][3]);
 
 	mkdir(rdir, 0755); /* bench/run.sh makes it; a direct run may not have */
 	snprintf(path, sizeof path, "%s/mirror_redis.json", rdir);
@@ -564,10 +602,18 @@ int main(int argc, char **argv)
 		"    \"redis_mirror_rps\": %.0f,\n    \"redis_benchmark_rps\": %.0f,\n"
 		"    \"redis_mirror_ratio\": %.3f,\n    \"redis_benchmark_c1_rps\": %.0f,\n"
 		"    \"redis_mirror_rps_unix\": %.0f,\n    \"redis_benchmark_rps_unix\": %.0f,\n"
-		"    \"redis_benchmark_c1_rps_unix\": %.0f\n  }\n}\n",
+		"    \"redis_benchmark_c1_rps_unix\": %.0f,\n"
+		"    \"redis_mirror_ratio_median\": %.3f,\n    \"redis_mirror_ratio_median_unix\": "
+		"%.3f,\n"
+		"    \"redis_mirror_cpu_us\": %.3f,\n    \"redis_server_cpu_us_mirror\": %.3f,\n"
+		"    \"redis_server_cpu_us_benchmark\": %.3f\n  }\n}\n",
 		mach.cpu, mach.cores, mach.kernel, mach.date, (unsigned long long)n, plen, pipeline,
 		passes, load[0], (unsigned long long)n, best[1][0], best[1][1],
-		best[1][0] / best[1][1], best[1][2], best[0][0], best[0][1], best[0][2]);
+		best[1][0] / best[1][1], best[1][2], best[0][0], best[0][1], best[0][2], med[1][0],
+		med[0][0], med[1][1], med[1][2], med[1][3]);
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			free(per[t][i]);
 	if (fclose(f))
 		die("cannot write the results file");
 	tr_writer_close(w);
