@@ -527,6 +527,8 @@ int main(int argc, char **argv)
 			       cpu_server_us, io_mirror);
 		}
 		tr_writer_close(w);
+		free(payload);
+		free(trades);
 		cleanup();
 		return 0;
 	}
