@@ -433,6 +433,7 @@ struct rd {
 	size_t out_sent;   /* bytes of out already written to the socket */
 	int wblocked;	   /* the socket refused a write: wait for POLLOUT */
 	int rready;	   /* waited on the socket since replies were last read */
+	int lowat;	   /* SO_RCVLOWAT set on the socket (TCP) */
 	unsigned out_cmds; /* commands added to out since the last flush */
 	struct rd_pend *q;
 	size_t qcap, qhead,
@@ -1414,6 +1415,7 @@ static int try_connect(struct rd *m)
 	m->out.len = m->out_sent = 0;
 	m->wblocked = 0;
 	m->rready = 1;
+	m->lowat = 1;
 	st_add(&m->st->reconnects, 1);
 	atomic_store_explicit(&m->st->connected, 1, memory_order_relaxed); /* a statistic */
 	if (!m->ever_connected)
@@ -1619,6 +1621,23 @@ static int flush(struct rd *m)
 	return 0;
 }
 
+/* Over TCP, while the window waits for room for a batch, wake only once
+ * the replies that free it can have arrived (4 bytes is the shortest reply,
+ * and every command in flight gets one, so they do arrive): the kernel
+ * then neither wakes the mirror nor charges redis-server a wake-up for each
+ * of its reply writes. Otherwise, at the first byte. Unix sockets ignore
+ * SO_RCVLOWAT in poll(). */
+static void reply_lowat(struct rd *m)
+{
+	size_t room = m->inflight_cap > m->qlen ? m->inflight_cap - m->qlen : 0;
+	int want = room < m->cfg.pipeline ? 4 * (int)(m->cfg.pipeline - room) : 1;
+
+	if (m->cfg.url.is_unix || want == m->lowat)
+		return;
+	if (setsockopt(m->c->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0)
+		m->lowat = want;
+}
+
 /* ---- The loop ---- */
 
 static void url_shown(struct rd *m)
@@ -1790,6 +1809,8 @@ static int redis_run(const struct tr_mirror_args *a)
 			 * each, and at most a window of them), else for replies. So a
 			 * full socket does not wake the mirror at every reply. */
 			struct pollfd p = {.fd = m->c->fd, .events = w ? POLLIN : POLLOUT};
+			if (w)
+				reply_lowat(m);
 			if (poll(&p, 1, 1) > 0 && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
 				m->wblocked = 0;
 			m->rready = 1;
