@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -253,8 +254,70 @@ static double server_cpu(void)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* What redis-server says about its side: bytes and commands per read(2),
+ * replies per write(2), and its own usec_per_call of PUBLISH. */
+struct srv_io {
+	double in_bytes, reads, writes, calls, usec;
+};
+
+static double info_field(const char *info, const char *name)
+{
+	const char *p = strstr(info, name);
+
+	return p ? atof(p + strlen(name)) : 0;
+}
+
+static void server_io(struct srv_io *io)
+{
+	redisContext *c = redisConnectUnix(sock);
+	redisReply *r = c && !c->err ? redisCommand(c, "INFO all") : NULL;
+
+	memset(io, 0, sizeof *io);
+	if (r && r->type == REDIS_REPLY_STRING) {
+		io->in_bytes = info_field(r->str, "total_net_input_bytes:");
+		io->reads = info_field(r->str, "total_reads_processed:");
+		io->writes = info_field(r->str, "total_writes_processed:");
+		io->calls = info_field(r->str, "cmdstat_publish:calls=");
+		const char *u = strstr(r->str, "cmdstat_publish:");
+		if (u && (u = strstr(u, "usec=")))
+			io->usec = atof(u + 5);
+	}
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+}
+
+/* "<bytes>/read, <commands>/read, <replies>/write, <usec> us/PUBLISH" since a. */
+static void io_since(const struct srv_io *a, char *out, size_t n)
+{
+	struct srv_io b;
+
+	server_io(&b);
+	double reads = b.reads - a->reads, calls = b.calls - a->calls;
+	snprintf(out, n, "%.0f B and %.1f cmds/read, %.1f replies/write, %.2f us/call",
+		 reads > 0 ? (b.in_bytes - a->in_bytes) / reads : 0, reads > 0 ? calls / reads : 0,
+		 b.writes > a->writes ? calls / (b.writes - a->writes) : 0,
+		 calls > 0 ? (b.usec - a->usec) / calls : 0);
+}
+
+static char io_mirror[160], io_bench[160];
 static double cpu_mirror_us, sys_mirror_us, cpu_server_us; /* per record, last mirror pass */
 static double cpu_bench_server_us;			   /* per request, last benchmark pass */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n), which it sorts. */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 /* One pass: n records through the mirror; records/s. */
 static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pipeline)
@@ -275,9 +338,13 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 	atomic_init(&m.stop, 0);
 	pthread_create(&m.th, NULL, mirror_main, &m);
 	/* Relaxed: statistics, polled. */
-	while (!atomic_load_explicit(&m.st.connected, memory_order_relaxed))
+	while (!atomic_load_explicit(&m.st.connected, memory_order_relaxed)) {
+		tr_writer_heartbeat(w); /* a slow start (valgrind) is not a dead engine */
 		usleep(1000);
+	}
 	usleep(20000); /* let it settle into its idle wait */
+	struct srv_io io;
+	server_io(&io);
 	double s0 = server_cpu();
 	int64_t t0 = now_ns();
 	for (uint64_t i = 0; i < n; i++) {
@@ -291,10 +358,13 @@ static double mirror_pass(struct tr_writer *w, uint64_t n, int tcp, unsigned pip
 	while (atomic_load_explicit(&m.st.delivered, memory_order_relaxed) < n) {
 		if (now_ns() > deadline)
 			die("the mirror did not deliver every record within 120 s");
-		usleep(200);
+		tr_writer_heartbeat(w);
+		usleep(
+		    1000); /* a coarser poll would cost the mirror and the server a core's time */
 	}
 	int64_t t1 = now_ns();
 	cpu_server_us = (server_cpu() - s0) / (double)n * 1e6;
+	io_since(&io, io_mirror, sizeof io_mirror);
 	/* Pairs with the mirror loop's acquire load of stop. */
 	atomic_store_explicit(&m.stop, 1, memory_order_release);
 	pthread_join(m.th, NULL);
@@ -329,10 +399,13 @@ static double benchmark_pass(uint64_t n, int tcp, int clients, const char *chan,
 	argv[a++] = "--csv", argv[a++] = "PUBLISH", argv[a++] = chan;
 	argv[a++] = payload;
 	argv[a] = NULL;
+	struct srv_io io;
+	server_io(&io);
 	double s0 = server_cpu();
 	if (run(argv, out, sizeof out) != 0)
 		die("redis-benchmark failed");
 	cpu_bench_server_us = (server_cpu() - s0) / (double)n * 1e6;
+	io_since(&io, io_bench, sizeof io_bench);
 	/* "test","rps",... then "PUBLISH ...","<rps>",... */
 	char *l = strchr(out, '\n');
 	char *q = l ? strstr(l, "\",\"") : NULL;
@@ -355,7 +428,7 @@ int main(int argc, char **argv)
 					     {"passes", required_argument, 0, 'p'},
 					     {"pipeline", required_argument, 0, 'P'},
 					     {"results-dir", required_argument, 0, 'r'},
-					     {"mirror-only", no_argument, 0, 'm'},
+					     {"mirror-only", optional_argument, 0, 'm'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	for (int c; (c = getopt_long(argc, argv, "qn:p:P:r:mh", opts, NULL)) != -1;) {
@@ -370,10 +443,10 @@ int main(int argc, char **argv)
 		else if (c == 'r')
 			rdir = optarg;
 		else if (c == 'm')
-			mirror_only = 1;
+			mirror_only = optarg && !strcmp(optarg, "tcp") ? 2 : 1;
 		else {
 			fputs("usage: bench-mirror_redis [--quick] [--records N] [--passes P] "
-			      "[--pipeline N] [--results-dir DIR] [--mirror-only]\n",
+			      "[--pipeline N] [--results-dir DIR] [--mirror-only[=tcp]]\n",
 			      c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
@@ -409,6 +482,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/../shared/data/binance-spot/%s.gz",
 			 root ? root : ".", files[i]);
 		load(path, (uint32_t)sym[i / 2]);
+		tr_writer_heartbeat(w);
 	}
 	if (!ntrades)
 		die("no recorded trades");
@@ -443,35 +517,59 @@ int main(int argc, char **argv)
 	       ntrades, (unsigned long long)n, plen, pipeline, passes);
 	double best[2][3] = {{0}}; /* [tcp][mirror, benchmark -c 50, benchmark -c 1] */
 	if (mirror_only) {
-		/* For profiling the mirror alone (perf stat, perf record). */
+		/* For profiling the mirror alone (perf stat, perf record):
+		 * the unix socket, or TCP with --mirror-only=tcp. */
 		for (int p = 0; p < passes; p++) {
-			double x = mirror_pass(w, n, 0, pipeline);
-			printf("  mirror over unix: %.0f rec/s, %.3f us CPU/record (%.3f in the "
-			       "kernel), redis-server %.3f us\n",
-			       x, cpu_mirror_us, sys_mirror_us, cpu_server_us);
+			double x = mirror_pass(w, n, mirror_only == 2, pipeline);
+			printf("  mirror over %s: %.0f rec/s, %.3f us CPU/record (%.3f in the "
+			       "kernel), redis-server %.3f us\n    redis-server: %s\n",
+			       mirror_only == 2 ? "tcp" : "unix", x, cpu_mirror_us, sys_mirror_us,
+			       cpu_server_us, io_mirror);
 		}
 		tr_writer_close(w);
+		free(payload);
+		free(trades);
 		cleanup();
 		return 0;
 	}
+	/* Per pass and transport: the paired ratio, and CPU per record of the
+	 * mirror, of redis-server for it, of redis-server for redis-benchmark. */
+	double *per[2][4];
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			if (!(per[t][i] = calloc((size_t)passes, sizeof(double))))
+				die("out of memory");
 	for (int p = 0; p < passes; p++)
 		for (int tcp = 1; tcp >= 0; tcp--) {
 			double x[3], cpu_m, cpu_s, cpu_b;
+			char io_m[160], io_b[160];
 			x[0] = mirror_pass(w, n, tcp, pipeline);
 			cpu_m = cpu_mirror_us, cpu_s = cpu_server_us;
+			memcpy(io_m, io_mirror, sizeof io_m);
 			x[1] = benchmark_pass(n, tcp, 0, chan, payload);
 			cpu_b = cpu_bench_server_us;
+			memcpy(io_b, io_bench, sizeof io_b);
 			x[2] = benchmark_pass(n, tcp, 1, chan, payload);
 			printf(
 			    "  pass %d %-4s: mirror %7.0f rec/s (CPU/record: mirror %.2f us, "
 			    "redis-server %.2f us)  benchmark %7.0f req/s (redis-server %.2f us)  "
-			    "-c 1 %7.0f (%.2f us)\n",
+			    "-c 1 %7.0f (%.2f us)\n"
+			    "    redis-server, mirror:    %s\n"
+			    "    redis-server, benchmark: %s\n",
 			    p + 1, tcp ? "tcp" : "unix", x[0], cpu_m, cpu_s, x[1], cpu_b, x[2],
-			    cpu_bench_server_us);
+			    cpu_bench_server_us, io_m, io_b);
 			for (int i = 0; i < 3; i++)
 				if (x[i] > best[tcp][i])
 					best[tcp][i] = x[i];
+			per[tcp][0][p] = x[0] / x[1];
+			per[tcp][1][p] = cpu_m;
+			per[tcp][2][p] = cpu_s;
+			per[tcp][3][p] = cpu_b;
 		}
+	double med[2][4];
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			med[t][i] = median(per[t][i], passes);
 	for (int tcp = 1; tcp >= 0; tcp--) {
 		double ratio = best[tcp][0] / best[tcp][1];
 		printf("  %-5s mirror %10.0f rec/s   redis-benchmark -P 64 %10.0f req/s (-c 1: "
@@ -480,6 +578,15 @@ int main(int argc, char **argv)
 		       tcp ? (ratio >= 0.8 ? "  target >= 80 %: PASS" : "  target >= 80 %: MISS")
 			   : "");
 	}
+	/* A pass compares mirror and benchmark run one after the other, so its
+	 * ratio is the least moved by other work on the machine. */
+	for (int tcp = 1; tcp >= 0; tcp--)
+		printf(
+		    "  %-5s per pass: mirror/benchmark median %5.1f %% (%5.1f to %5.1f); CPU per "
+		    "record, median: mirror %.2f us, redis-server %.2f us (for redis-benchmark "
+		    "%.2f us)\n",
+		    tcp ? "tcp" : "unix", med[tcp][0] * 100, per[tcp][0][0] * 100,
+		    per[tcp][0][passes - 1] * 100, med[tcp][1], med[tcp][2], med[tcp][3]);
 
 	mkdir(rdir, 0755); /* bench/run.sh makes it; a direct run may not have */
 	snprintf(path, sizeof path, "%s/mirror_redis.json", rdir);
@@ -497,10 +604,18 @@ int main(int argc, char **argv)
 		"    \"redis_mirror_rps\": %.0f,\n    \"redis_benchmark_rps\": %.0f,\n"
 		"    \"redis_mirror_ratio\": %.3f,\n    \"redis_benchmark_c1_rps\": %.0f,\n"
 		"    \"redis_mirror_rps_unix\": %.0f,\n    \"redis_benchmark_rps_unix\": %.0f,\n"
-		"    \"redis_benchmark_c1_rps_unix\": %.0f\n  }\n}\n",
+		"    \"redis_benchmark_c1_rps_unix\": %.0f,\n"
+		"    \"redis_mirror_ratio_median\": %.3f,\n    \"redis_mirror_ratio_median_unix\": "
+		"%.3f,\n"
+		"    \"redis_mirror_cpu_us\": %.3f,\n    \"redis_server_cpu_us_mirror\": %.3f,\n"
+		"    \"redis_server_cpu_us_benchmark\": %.3f\n  }\n}\n",
 		mach.cpu, mach.cores, mach.kernel, mach.date, (unsigned long long)n, plen, pipeline,
 		passes, load[0], (unsigned long long)n, best[1][0], best[1][1],
-		best[1][0] / best[1][1], best[1][2], best[0][0], best[0][1], best[0][2]);
+		best[1][0] / best[1][1], best[1][2], best[0][0], best[0][1], best[0][2], med[1][0],
+		med[0][0], med[1][1], med[1][2], med[1][3]);
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 4; i++)
+			free(per[t][i]);
 	if (fclose(f))
 		die("cannot write the results file");
 	tr_writer_close(w);

@@ -1,4 +1,4 @@
-/* tr_redis.c - the Redis mirror (tr_redis.h): one thread, hiredis, pipelined.
+/* tr_redis.c - the Redis mirror (tr_redis.h): one thread, pipelined.
  *
  * Sources. Each enabled kind has a pub/sub source (tr_msrc) that starts at
  * the ring's head when the mirror starts (pub/sub is for who listens now, not
@@ -11,13 +11,16 @@
  * the journal hold what the streams still need; once Redis is back the stream
  * source catches up, and the lockstep resumes when it reaches the pub/sub one.
  *
- * Writing. Commands are RESP-encoded here into one batch buffer (at most
- * redis-pipeline of them), handed to hiredis's output buffer in one call and
- * written without blocking; replies are read as they come, and matched in
- * order against the queue of commands in flight, which is capped at four
- * batches so a slow server costs bounded memory. The socket is non-blocking
- * after the connect, AUTH and SELECT, which are done blocking with a 1 s
- * timeout.
+ * Writing. hiredis makes the connection (blocking, with a 1 s timeout, AUTH
+ * and SELECT included); from then on the mirror drives the non-blocking
+ * socket itself (tr_resp.h). Commands are RESP-encoded straight into one
+ * buffer (a batch is at most redis-pipeline of them; the PUBLISH command and
+ * channel, and the JSON's first members, are kept per symbol) and written
+ * from it; replies are skimmed in place, without an object per reply, and
+ * matched in order against the queue of commands in flight. That queue is
+ * capped at four batches, so a slow server costs bounded memory, and once it
+ * is nearly full it is refilled a whole batch at a time: large writes, few
+ * wake-ups, and the server always has the next batch waiting in its socket.
  *
  * Streams. Every XADD uses the explicit id 0-<seq>, so Redis itself refuses
  * a record it already holds ("equal or smaller than the target stream top
@@ -48,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "tr_err.h"
@@ -56,6 +60,7 @@
 #include "tr_log.h"
 #include "tr_msrc.h"
 #include "tr_reader.h"
+#include "tr_resp.h"
 
 #define RD_QUANTUM 64		   /* records per kind per turn: no ring starves the others */
 #define RD_IDLE_NS 2000000ll	   /* first wait on a ring once every ring is empty */
@@ -69,6 +74,7 @@
 #define RD_STILL_DOWN_NS 60000000000ll	  /* "still down" reminder in the log */
 #define RD_FLAP_NS 1000000000ll /* a connection lost younger than this: keep backing off */
 #define RD_PREFIX_MAX 64
+#define RD_SNDBUF (1 << 20) /* socket send buffer asked for */
 
 static const char *const kind_names[TR_NKINDS] = {"trades", "quotes", "candles", "events"};
 
@@ -345,159 +351,14 @@ static int redis_check(const char *name, const char *value, char *err, size_t er
 	return cfg_set(&c, name, value, err, errlen);
 }
 
-/* ---- Output: RESP into a growing buffer ---- */
+/* ---- Output ---- */
 
-struct rd_buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void buf_need(struct rd_buf *b, size_t n)
+static void put_str(struct tr_resp_buf *b, const char *s)
 {
-	if (b->len + n <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->len + n)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		/* Nothing sensible is left to do without memory for one batch. */
-		tr_log(TR_LOG_ERROR, "redis: out of memory (%zu bytes)", cap);
-		abort();
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-/* Decimal of v at p; returns its length. */
-static size_t u64_str(uint64_t v, char *p)
-{
-	char t[20];
-	size_t n = 0;
-
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	for (size_t i = 0; i < n; i++)
-		p[i] = t[n - 1 - i];
-	return n;
-}
-
-/* "<c><n>\r\n" */
-static void put_count(struct rd_buf *b, char c, uint64_t n)
-{
-	buf_need(b, 24);
-	b->p[b->len++] = c;
-	b->len += u64_str(n, b->p + b->len);
-	b->p[b->len++] = '\r';
-	b->p[b->len++] = '\n';
-}
-
-/* One bulk string argument. */
-static void put_arg(struct rd_buf *b, const void *s, size_t n)
-{
-	put_count(b, '$', n);
-	buf_need(b, n + 2);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len++] = '\r';
-	b->p[b->len++] = '\n';
-}
-
-static void put_str(struct rd_buf *b, const char *s)
-{
-	put_arg(b, s, strlen(s));
-}
-
-static void put_u64(struct rd_buf *b, uint64_t v)
-{
-	char t[24];
-
-	put_arg(b, t, u64_str(v, t));
-}
-
-static void put_i64(struct rd_buf *b, int64_t v)
-{
-	char t[24];
-	size_t n = 0;
-
-	if (v < 0)
-		t[n++] = '-';
-	n += u64_str(v < 0 ? -(uint64_t)v : (uint64_t)v, t + n);
-	put_arg(b, t, n);
-}
-
-static void put_fixed(struct rd_buf *b, int64_t v)
-{
-	char t[TR_FIXED_BUFSZ];
-
-	put_arg(b, t, tr_fixed_format(v, t));
+	tr_resp_arg(b, s, strlen(s));
 }
 
 /* ---- State ---- */
-
-/* One reply as the loop needs it. hiredis's reader builds replies through
- * a table of functions (its extension point, redisReaderCreateWithFunctions);
- * ours fill this one slot instead of allocating an object per reply, since
- * each reply is handled before the next is parsed. A nested reply (never
- * expected here) keeps only its outermost type. */
-struct rd_reply {
-	int type; /* REDIS_REPLY_* */
-	long long integer;
-	char str[128]; /* string, status or error text, truncated */
-};
-
-static void *reply_slot(const redisReadTask *t, int type)
-{
-	struct rd_reply *r = t->privdata;
-
-	if (t->parent)
-		return t->parent->obj; /* inside an array: the outer reply stands */
-	r->type = type;
-	r->integer = 0;
-	r->str[0] = 0;
-	return r;
-}
-
-static void *reply_string(const redisReadTask *t, char *s, size_t len)
-{
-	struct rd_reply *r = reply_slot(t, t->type);
-
-	if (!t->parent) {
-		size_t n = len < sizeof r->str ? len : sizeof r->str - 1;
-		memcpy(r->str, s, n);
-		r->str[n] = 0;
-	}
-	return r;
-}
-
-static void *reply_array(const redisReadTask *t, int n)
-{
-	(void)n;
-	return reply_slot(t, REDIS_REPLY_ARRAY);
-}
-
-static void *reply_integer(const redisReadTask *t, long long v)
-{
-	struct rd_reply *r = reply_slot(t, REDIS_REPLY_INTEGER);
-
-	if (!t->parent)
-		r->integer = v;
-	return r;
-}
-
-static void *reply_nil(const redisReadTask *t)
-{
-	return reply_slot(t, REDIS_REPLY_NIL);
-}
-
-static void reply_free(void *r)
-{
-	(void)r; /* the slot lives in struct rd */
-}
-
-static redisReplyObjectFunctions reply_fns = {reply_string, reply_array, reply_integer, reply_nil,
-					      reply_free};
 
 union rd_rec {
 	struct tr_trade t;
@@ -534,6 +395,28 @@ struct rd_pend {
 	uint64_t seq;
 };
 
+/* The heads of one symbol's records of one kind: the PUBLISH command with
+ * its channel, "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n" (none for candles,
+ * whose channel names the interval too), and the JSON head from
+ * tr_format_json_head(). Names never change in a region (its tables are
+ * append-only), so the heads of a known symbol hold until the pub/sub
+ * source opens another region file; unknown names are not kept. */
+#define RD_PUB_HEAD_MAX 192
+#define RD_JSON_HEAD_MAX 384 /* 315 with every name byte escaped as \u00XX */
+
+struct rd_head {
+	uint32_t venue;
+	uint16_t publen, jsonlen;
+	char pub[RD_PUB_HEAD_MAX];
+	char json[RD_JSON_HEAD_MAX];
+};
+
+struct rd_heads {
+	struct rd_head **h; /* by symbol id */
+	uint32_t n;	    /* slots in h */
+	uint64_t reopens;   /* the source's region opens they were made for */
+};
+
 /* What the hashes last got from the latest table, per symbol. */
 struct rd_mark {
 	uint64_t trade, quote, stats;
@@ -546,8 +429,12 @@ struct rd {
 	struct tr_mirror_stats *st;
 	char url_shown[600]; /* the URL without its password, for the log */
 	redisContext *c;
-	struct rd_buf out, args;
-	unsigned out_cmds; /* commands in out */
+	struct tr_resp_buf out, args, in;
+	size_t out_sent;   /* bytes of out already written to the socket */
+	int wblocked;	   /* the socket refused a write: wait for POLLOUT */
+	int rready;	   /* waited on the socket since replies were last read */
+	int lowat;	   /* SO_RCVLOWAT set on the socket (TCP) */
+	unsigned out_cmds; /* commands added to out since the last flush */
 	struct rd_pend *q;
 	size_t qcap, qhead,
 	    qlen;	     /* ring of commands in flight, oldest at qhead; qcap a power of 2 */
@@ -568,7 +455,9 @@ struct rd {
 	char json[TR_FORMAT_BUFSZ], json2[TR_FORMAT_BUFSZ], val[TR_FORMAT_BUFSZ];
 	char chan[TR_NKINDS][RD_PREFIX_MAX + 16]; /* "<prefix>:<kind>:" */
 	size_t chan_len[TR_NKINDS];
-	struct rd_reply reply;
+	struct tr_resp_reply reply;
+	struct rd_heads heads[TR_NKINDS];
+	struct rd_head scratch; /* the heads of a record whose names are not kept */
 };
 
 static int64_t mono_ns(void)
@@ -669,6 +558,25 @@ static uint64_t pub_start(const char *instance, unsigned kind)
 
 /* ---- Names ---- */
 
+/* The symbol and venue ids of a record. */
+static void rec_ids(unsigned kind, const union rd_rec *rec, uint32_t *sym, uint32_t *venue)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		*sym = rec->t.symbol_id, *venue = rec->t.venue_id;
+		break;
+	case TR_KIND_QUOTE:
+		*sym = rec->q.symbol_id, *venue = rec->q.venue_id;
+		break;
+	case TR_KIND_CANDLE:
+		*sym = rec->c.symbol_id, *venue = rec->c.venue_id;
+		break;
+	default:
+		*sym = rec->e.symbol_id, *venue = rec->e.venue_id;
+		break;
+	}
+}
+
 /* "<prefix>:<kind>[:<interval>]:<venue>:<SYMBOL>" for a record; venue and
  * symbol as tr_format_json() names them ("?" and "#<id>" when unknown), "-"
  * for an event about no symbol. Returns the length (out: 256 bytes). */
@@ -679,20 +587,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 	size_t n = m->chan_len[kind];
 	char ib[TR_INTERVAL_BUFSZ];
 
-	switch (kind) {
-	case TR_KIND_TRADE:
-		sym = rec->t.symbol_id, venue = rec->t.venue_id;
-		break;
-	case TR_KIND_QUOTE:
-		sym = rec->q.symbol_id, venue = rec->q.venue_id;
-		break;
-	case TR_KIND_CANDLE:
-		sym = rec->c.symbol_id, venue = rec->c.venue_id;
-		break;
-	default:
-		sym = rec->e.symbol_id, venue = rec->e.venue_id;
-		break;
-	}
+	rec_ids(kind, rec, &sym, &venue);
 	memcpy(out, m->chan[kind], n);
 	if (kind == TR_KIND_CANDLE) {
 		const char *in = tr_interval_name(rec->c.interval_s, ib);
@@ -715,7 +610,7 @@ static size_t channel(const struct rd *m, const struct tr_region *r, unsigned ki
 		n += sl;
 	} else {
 		out[n++] = '#';
-		n += u64_str(sym, out + n);
+		n += tr_resp_u64(sym, out + n);
 	}
 	out[n] = 0;
 	return n;
@@ -759,15 +654,76 @@ static void stream_acked(struct rd *m, unsigned kind, uint64_t seq)
 
 /* ---- Records: PUBLISH and XADD ---- */
 
-static void put_publish(struct rd *m, const char *chan, size_t cl, const char *json, size_t jl)
+static void heads_clear(struct rd_heads *hs)
 {
-	struct rd_buf *b = &m->out;
+	for (uint32_t i = 0; i < hs->n; i++)
+		free(hs->h[i]);
+	free(hs->h);
+	hs->h = NULL;
+	hs->n = 0;
+}
 
-	buf_need(b, cl + jl + 64);
-	memcpy(b->p + b->len, "*3\r\n$7\r\nPUBLISH\r\n", 17);
-	b->len += 17;
-	put_arg(b, chan, cl);
-	put_arg(b, json, jl);
+/* The PUBLISH command and channel of rec into h->pub. */
+static void make_pub_head(const struct rd *m, unsigned kind, const struct tr_region *r,
+			  const union rd_rec *rec, struct rd_head *h)
+{
+	char chan[256];
+	size_t cl = channel(m, r, kind, rec, chan), n;
+
+	memcpy(h->pub, "*3\r\n$7\r\nPUBLISH\r\n$", 18);
+	n = 18 + tr_resp_u64(cl, h->pub + 18);
+	h->pub[n++] = '\r';
+	h->pub[n++] = '\n';
+	memcpy(h->pub + n, chan, cl);
+	n += cl;
+	h->pub[n++] = '\r';
+	h->pub[n++] = '\n';
+	h->publen = (uint16_t)n;
+}
+
+/* The heads for rec: kept ones, or made (and kept when its names are
+ * known). NULL if the JSON head does not fit (never for a known kind). */
+static const struct rd_head *heads_for(struct rd *m, unsigned kind, const struct tr_region *r,
+				       const union rd_rec *rec)
+{
+	struct rd_heads *hs = &m->heads[kind];
+	uint64_t reopens = tr_msrc_stats(m->k[kind].pub.m)->reopens;
+	struct rd_head *h = &m->scratch;
+	uint32_t sym, venue;
+	int stable, jl;
+
+	rec_ids(kind, rec, &sym, &venue);
+	if (hs->reopens != reopens) {
+		heads_clear(hs);
+		hs->reopens = reopens;
+	}
+	if (sym < hs->n && hs->h[sym] && hs->h[sym]->venue == venue)
+		return hs->h[sym];
+	jl = tr_format_json_head(r, kind, rec, h->json, sizeof h->json, &stable);
+	if (jl < 0)
+		return NULL;
+	h->venue = venue;
+	h->jsonlen = (uint16_t)jl;
+	h->publen = 0;
+	if (kind != TR_KIND_CANDLE)
+		make_pub_head(m, kind, r, rec, h);
+	if (!stable || sym == UINT32_MAX)
+		return h;
+	if (sym >= hs->n) {
+		uint32_t n = hs->n ? hs->n : 64;
+		while (n <= sym)
+			n *= 2;
+		struct rd_head **t = realloc(hs->h, n * sizeof *t);
+		if (!t)
+			return h; /* not kept: made again next time */
+		memset(t + hs->n, 0, (n - hs->n) * sizeof *t);
+		hs->h = t;
+		hs->n = n;
+	}
+	if (!hs->h[sym] && !(hs->h[sym] = malloc(sizeof *h)))
+		return h;
+	*hs->h[sym] = *h;
+	return hs->h[sym];
 }
 
 /* XADD rec to its kind's stream, with json if it is already formatted.
@@ -823,19 +779,19 @@ static int xadd(struct rd *m, unsigned kind, const union rd_rec *rec,
 	    (size_t)snprintf(key, sizeof key, "%s:stream:%s", m->cfg.prefix, kind_names[kind]);
 	id[0] = '0';
 	id[1] = '-';
-	size_t il = 2 + u64_str(info->seq, id + 2);
-	struct rd_buf *b = &m->out;
-	put_count(b, '*', m->cfg.maxlen ? 8 : 5);
-	put_arg(b, "XADD", 4);
-	put_arg(b, key, kl);
+	size_t il = 2 + tr_resp_u64(info->seq, id + 2);
+	struct tr_resp_buf *b = &m->out;
+	tr_resp_count(b, '*', m->cfg.maxlen ? 8 : 5);
+	tr_resp_arg(b, "XADD", 4);
+	tr_resp_arg(b, key, kl);
 	if (m->cfg.maxlen) {
-		put_arg(b, "MAXLEN", 6);
-		put_arg(b, "~", 1);
-		put_u64(b, m->cfg.maxlen);
+		tr_resp_arg(b, "MAXLEN", 6);
+		tr_resp_arg(b, "~", 1);
+		tr_resp_arg_u64(b, m->cfg.maxlen);
 	}
-	put_arg(b, id, il);
-	put_arg(b, "json", 4);
-	put_arg(b, json, (size_t)jl);
+	tr_resp_arg(b, id, il);
+	tr_resp_arg(b, "json", 4);
+	tr_resp_arg(b, json, (size_t)jl);
 	q_push(m, OP_XADD, kind, info->seq);
 	st_add(&m->st->sent, 1);
 	return 0;
@@ -849,7 +805,6 @@ static unsigned kind_turn(struct rd *m, unsigned kind, unsigned budget)
 	struct rd_kind *k = &m->k[kind];
 	union rd_rec rec, rec2;
 	struct tr_msrc_info info, info2;
-	char chan[256];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < RD_QUANTUM && n < budget; i++) {
@@ -861,15 +816,23 @@ static unsigned kind_turn(struct rd *m, unsigned kind, unsigned budget)
 			st_add(&m->st->from_journal, 1);
 		if (info.lost_before)
 			st_add(&m->st->lost, info.lost_before);
-		int jl = tr_format_json(r, kind, &rec, info.epoch, m->json, sizeof m->json);
+		const struct rd_head *h = heads_for(m, kind, r, &rec);
+		int jl = h ? tr_format_json_with_head(h->json, h->jsonlen, kind, &rec, info.epoch,
+						      m->json, sizeof m->json)
+			   : tr_format_json(r, kind, &rec, info.epoch, m->json, sizeof m->json);
 		if (jl < 0) {
 			st_add(&m->st->dropped, 1);
 			if (!k->pub_inflight)
 				k->pub_wm = info.seq;
 			continue;
 		}
-		size_t cl = channel(m, r, kind, &rec, chan);
-		put_publish(m, chan, cl, m->json, (size_t)jl);
+		if (h && h->publen) {
+			tr_resp_raw(&m->out, h->pub, h->publen);
+		} else {
+			make_pub_head(m, kind, r, &rec, &m->scratch);
+			tr_resp_raw(&m->out, m->scratch.pub, m->scratch.publen);
+		}
+		tr_resp_arg(&m->out, m->json, (size_t)jl);
 		q_push(m, OP_PUB, kind, info.seq);
 		k->pub_last = info.seq;
 		k->pub_inflight++;
@@ -907,6 +870,11 @@ static unsigned gather(struct rd *m)
 {
 	unsigned total = 0;
 
+	/* A window that is nearly full waits for room for a whole batch:
+	 * topping it up a few commands at a time would cost a write and a
+	 * wake-up each, and hand the server short reads. */
+	if (m->qlen + m->cfg.pipeline > m->inflight_cap)
+		return 0;
 	for (;;) {
 		size_t room = m->inflight_cap > m->qlen ? m->inflight_cap - m->qlen : 0;
 		unsigned budget = m->cfg.pipeline > m->out_cmds ? m->cfg.pipeline - m->out_cmds : 0;
@@ -1059,7 +1027,7 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 	size_t pl = strlen(part);
 
 	put_str(&m->args, part);
-	put_arg(&m->args, j, n);
+	tr_resp_arg(&m->args, j, n);
 	while (p < end) {
 		if (*p == ',')
 			p++;
@@ -1104,8 +1072,8 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 		memcpy(field, part, pl);
 		field[pl] = '.';
 		memcpy(field + pl + 1, k, kl);
-		put_arg(&m->args, field, pl + 1 + kl);
-		put_arg(&m->args, val, vl);
+		tr_resp_arg(&m->args, field, pl + 1 + kl);
+		tr_resp_arg(&m->args, val, vl);
 		args += 2;
 	}
 	return args;
@@ -1113,33 +1081,33 @@ static unsigned flatten(struct rd *m, const char *part, const char *j, size_t n)
 
 static unsigned stats_fields(struct rd *m, const struct tr_stats24h *s)
 {
-	struct rd_buf *b = &m->args;
+	struct tr_resp_buf *b = &m->args;
 
-	put_str(b, "stats.last"), put_fixed(b, s->last);
-	put_str(b, "stats.open"), put_fixed(b, s->open);
-	put_str(b, "stats.high"), put_fixed(b, s->high);
-	put_str(b, "stats.low"), put_fixed(b, s->low);
-	put_str(b, "stats.change"), put_fixed(b, s->change);
-	put_str(b, "stats.change_pct"), put_fixed(b, s->change_pct);
-	put_str(b, "stats.volume"), put_fixed(b, s->volume);
-	put_str(b, "stats.quote_volume"), put_fixed(b, s->quote_volume);
-	put_str(b, "stats.vwap"), put_fixed(b, s->vwap);
-	put_str(b, "stats.trade_count"), put_u64(b, s->trade_count);
-	put_str(b, "stats.open_time"), put_i64(b, s->open_time);
-	put_str(b, "stats.close_time"), put_i64(b, s->close_time);
-	put_str(b, "stats.first_trade_id"), put_u64(b, s->first_trade_id);
-	put_str(b, "stats.last_trade_id"), put_u64(b, s->last_trade_id);
-	put_str(b, "stats.ts_update"), put_i64(b, s->ts_update);
+	put_str(b, "stats.last"), tr_resp_arg_fixed(b, s->last);
+	put_str(b, "stats.open"), tr_resp_arg_fixed(b, s->open);
+	put_str(b, "stats.high"), tr_resp_arg_fixed(b, s->high);
+	put_str(b, "stats.low"), tr_resp_arg_fixed(b, s->low);
+	put_str(b, "stats.change"), tr_resp_arg_fixed(b, s->change);
+	put_str(b, "stats.change_pct"), tr_resp_arg_fixed(b, s->change_pct);
+	put_str(b, "stats.volume"), tr_resp_arg_fixed(b, s->volume);
+	put_str(b, "stats.quote_volume"), tr_resp_arg_fixed(b, s->quote_volume);
+	put_str(b, "stats.vwap"), tr_resp_arg_fixed(b, s->vwap);
+	put_str(b, "stats.trade_count"), tr_resp_arg_u64(b, s->trade_count);
+	put_str(b, "stats.open_time"), tr_resp_arg_i64(b, s->open_time);
+	put_str(b, "stats.close_time"), tr_resp_arg_i64(b, s->close_time);
+	put_str(b, "stats.first_trade_id"), tr_resp_arg_u64(b, s->first_trade_id);
+	put_str(b, "stats.last_trade_id"), tr_resp_arg_u64(b, s->last_trade_id);
+	put_str(b, "stats.ts_update"), tr_resp_arg_i64(b, s->ts_update);
 	return 30;
 }
 
 /* HSET key <the nargs arguments in m->args>. */
 static void put_hset(struct rd *m, const char *key, size_t kl, unsigned nargs)
 {
-	put_count(&m->out, '*', 2 + nargs);
-	put_arg(&m->out, "HSET", 4);
-	put_arg(&m->out, key, kl);
-	buf_need(&m->out, m->args.len);
+	tr_resp_count(&m->out, '*', 2 + nargs);
+	tr_resp_arg(&m->out, "HSET", 4);
+	tr_resp_arg(&m->out, key, kl);
+	tr_resp_need(&m->out, m->args.len);
 	memcpy(m->out.p + m->out.len, m->args.p, m->args.len);
 	m->out.len += m->args.len;
 	m->args.len = 0;
@@ -1328,8 +1296,10 @@ static void conn_lost(struct rd *m, const char *reason)
 		}
 	m->qlen = 0;
 	m->qhead = 0;
-	m->out.len = 0;
+	m->out.len = m->out_sent = 0;
 	m->out_cmds = 0;
+	m->in.len = 0;
+	m->wblocked = 0;
 	redisFree(m->c);
 	m->c = NULL;
 	atomic_store_explicit(&m->st->connected, 0, memory_order_relaxed); /* a statistic */
@@ -1414,6 +1384,12 @@ static int try_connect(struct rd *m)
 			snprintf(why, sizeof why, "fcntl: %s", strerror(errno));
 		if (!u->is_unix)
 			redisEnableKeepAlive(c);
+		/* Room in the kernel for the whole window: a send buffer smaller
+		 * than what is in flight (TCP starts at 16 KiB) makes every
+		 * write short and wakes the mirror for each third of it. Capped
+		 * by net.core.wmem_max; a refusal only costs speed. */
+		int sb = RD_SNDBUF;
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
 	}
 	now = mono_ns();
 	if (why[0]) {
@@ -1432,10 +1408,14 @@ static int try_connect(struct rd *m)
 		m->next_connect = now + m->backoff_ms * 1000000ll;
 		return -1;
 	}
-	c->flags &= ~REDIS_BLOCK; /* hiredis then treats EAGAIN as "later" */
-	c->reader->fn = &reply_fns;
-	c->reader->privdata = &m->reply;
+	/* From here the mirror reads and writes the socket itself; hiredis
+	 * keeps only the descriptor and closes it. */
 	m->c = c;
+	m->in.len = 0;
+	m->out.len = m->out_sent = 0;
+	m->wblocked = 0;
+	m->rready = 1;
+	m->lowat = 1;
 	st_add(&m->st->reconnects, 1);
 	atomic_store_explicit(&m->st->connected, 1, memory_order_relaxed); /* a statistic */
 	if (!m->ever_connected)
@@ -1458,18 +1438,18 @@ static int try_connect(struct rd *m)
 	return 0;
 }
 
-static int is_dup_error(const struct rd_reply *r)
+static int is_dup_error(const struct tr_resp_reply *r)
 {
-	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "equal or smaller");
+	return r->type == TR_RESP_ERROR && strstr(r->str, "equal or smaller");
 }
 
 /* An error that says "not now" (a server loading its data after a restart,
  * a busy script, a failover): the command would succeed later. */
-static int is_transient_error(const struct rd_reply *r)
+static int is_transient_error(const struct tr_resp_reply *r)
 {
 	static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
 
-	if (r->type != REDIS_REPLY_ERROR)
+	if (r->type != TR_RESP_ERROR)
 		return 0;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
 		if (!strncmp(r->str, codes[i], strlen(codes[i])))
@@ -1480,9 +1460,10 @@ static int is_transient_error(const struct rd_reply *r)
 /* Account for one reply. Returns -1 when the server is not ready: the
  * caller drops the connection and tries again later (from the stream
  * watermark); that command is counted failed here, the rest in conn_lost(). */
-static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply *r, int64_t now)
+static int on_reply(struct rd *m, const struct rd_pend *p, const struct tr_resp_reply *r,
+		    int64_t now)
 {
-	const char *err = r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+	const char *err = r->type == TR_RESP_ERROR ? r->str : NULL;
 
 	if (is_transient_error(r)) {
 		if (p->op == OP_PUB) {
@@ -1499,7 +1480,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		/* Replies come in order: every earlier PUBLISH of the kind is done. */
 		m->k[p->kind].pub_wm = p->seq;
 		m->k[p->kind].pub_inflight--;
-		if (r->type == REDIS_REPLY_INTEGER) {
+		if (r->type == TR_RESP_INTEGER) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_published, 1);
 			st_add(&m->st->redis_receivers, (uint64_t)r->integer);
@@ -1510,7 +1491,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		break;
 	case OP_XADD:
 		stream_acked(m, p->kind, p->seq);
-		if (r->type == REDIS_REPLY_STRING) {
+		if (r->type == TR_RESP_STRING) {
 			st_add(&m->st->delivered, 1);
 			st_add(&m->st->redis_stream_added, 1);
 			return 0;
@@ -1526,7 +1507,7 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 		st_add(&m->st->dropped, 1);
 		break;
 	default:
-		if (r->type == REDIS_REPLY_INTEGER) {
+		if (r->type == TR_RESP_INTEGER) {
 			st_add(&m->st->redis_hash_writes, 1);
 			return 0;
 		}
@@ -1545,32 +1526,36 @@ static int on_reply(struct rd *m, const struct rd_pend *p, const struct rd_reply
 	return 0;
 }
 
-/* Why hiredis gave up on c. Its I/O errors come with an empty errstr on
- * glibc (it calls the GNU strerror_r as if it were the POSIX one), so the
- * errno of the failed call is named here instead. */
-static const char *conn_error(const redisContext *c)
-{
-	if (c->errstr[0])
-		return c->errstr;
-	return c->err == REDIS_ERR_IO ? strerror(errno) : "connection error";
-}
-
-/* Read what replies have arrived. 0, or -1 when the connection is gone. */
+/* Read what replies have arrived and account for each. 0, or -1 when the
+ * connection is gone. The socket is the mirror's own after the connect:
+ * replies are skimmed in place (tr_resp_parse), no object is built. */
 static int read_replies(struct rd *m, int64_t now)
 {
-	void *rp;
+	struct tr_resp_buf *in = &m->in;
+	size_t off = 0;
+	ssize_t k;
 
-	if (redisBufferRead(m->c) != REDIS_OK) {
-		conn_lost(m, conn_error(m->c));
+	/* Room for one read; a reply longer than the buffer grows it. */
+	tr_resp_need(in, 4096);
+	do
+		k = recv(m->c->fd, in->p + in->len, in->cap - in->len, MSG_DONTWAIT);
+	while (k < 0 && errno == EINTR);
+	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		conn_lost(m, k == 0 ? "closed by the server" : strerror(errno));
 		return -1;
 	}
+	if (k < 0)
+		return 0;
+	in->len += (size_t)k;
 	for (;;) {
-		if (redisGetReplyFromReader(m->c, &rp) != REDIS_OK) {
-			conn_lost(m, conn_error(m->c));
+		ssize_t used = tr_resp_parse(in->p + off, in->len - off, &m->reply);
+		if (used == 0)
+			break;
+		if (used < 0) {
+			conn_lost(m, "a reply that is not RESP");
 			return -1;
 		}
-		if (!rp)
-			break;
+		off += (size_t)used;
 		if (!m->qlen) {
 			conn_lost(m, "a reply to no command");
 			return -1;
@@ -1578,7 +1563,7 @@ static int read_replies(struct rd *m, int64_t now)
 		struct rd_pend p = m->q[m->qhead];
 		m->qhead = (m->qhead + 1) & (m->qcap - 1);
 		m->qlen--;
-		if (on_reply(m, &p, rp, now) < 0) {
+		if (on_reply(m, &p, &m->reply, now) < 0) {
 			char why[160];
 			snprintf(why, sizeof why, "%s", m->reply.str);
 			conn_lost(m, why);
@@ -1586,31 +1571,71 @@ static int read_replies(struct rd *m, int64_t now)
 		}
 		m->last_reply = now;
 	}
+	/* Keep the start of a reply cut by the end of the read. */
+	memmove(in->p, in->p + off, in->len - off);
+	in->len -= off;
 	return 0;
 }
 
-/* Hand the batch to hiredis and write what the socket takes. 1 when all is
- * written, 0 when some waits, -1 when the connection is gone. */
+/* Write what the socket takes of the batch, straight from the mirror's own
+ * buffer. 1 when all is written, 0 when some waits (it is written on a
+ * later call, and commands added meanwhile go after it), -1 when the
+ * connection is gone. */
 static int flush(struct rd *m)
 {
-	int done = 0;
+	struct tr_resp_buf *b = &m->out;
 
-	if (m->out.len) {
-		if (!m->qlen || m->qlen == m->out_cmds)
-			m->last_reply =
-			    mono_ns(); /* the reply clock starts with the first command */
-		if (redisAppendFormattedCommand(m->c, m->out.p, m->out.len) != REDIS_OK) {
-			conn_lost(m, "out of memory");
-			return -1;
-		}
-		m->out.len = 0;
+	if (m->out_cmds) {
+		/* The reply clock starts with the first command. */
+		if (m->qlen == m->out_cmds)
+			m->last_reply = mono_ns();
 		m->out_cmds = 0;
 	}
-	if (redisBufferWrite(m->c, &done) != REDIS_OK) {
-		conn_lost(m, conn_error(m->c));
-		return -1;
+	/* A full socket is tried again only once poll() says it has room. */
+	while (!m->wblocked && m->out_sent < b->len) {
+		ssize_t k = send(m->c->fd, b->p + m->out_sent, b->len - m->out_sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			m->wblocked = 1;
+			break;
+		}
+		if (k < 0) {
+			conn_lost(m, strerror(errno));
+			return -1;
+		}
+		m->out_sent += (size_t)k;
 	}
-	return done;
+	if (m->out_sent == b->len) {
+		b->len = m->out_sent = 0;
+		return 1;
+	}
+	/* The socket is full. Once half the buffer is written, move the rest
+	 * to its start: each byte moves at most once on average. */
+	if (m->out_sent >= b->cap / 2) {
+		memmove(b->p, b->p + m->out_sent, b->len - m->out_sent);
+		b->len -= m->out_sent;
+		m->out_sent = 0;
+	}
+	return 0;
+}
+
+/* Over TCP, while the window waits for room for a batch, wake only once
+ * the replies that free it can have arrived (4 bytes is the shortest reply,
+ * and every command in flight gets one, so they do arrive): the kernel
+ * then neither wakes the mirror nor charges redis-server a wake-up for each
+ * of its reply writes. Otherwise, at the first byte. Unix sockets ignore
+ * SO_RCVLOWAT in poll(). */
+static void reply_lowat(struct rd *m)
+{
+	size_t room = m->inflight_cap > m->qlen ? m->inflight_cap - m->qlen : 0;
+	int want = room < m->cfg.pipeline ? 4 * (int)(m->cfg.pipeline - room) : 1;
+
+	if (m->cfg.url.is_unix || want == m->lowat)
+		return;
+	if (setsockopt(m->c->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0)
+		m->lowat = want;
 }
 
 /* ---- The loop ---- */
@@ -1699,8 +1724,11 @@ static void teardown(struct rd *m)
 	}
 	free(m->out.p);
 	free(m->args.p);
+	free(m->in.p);
 	free(m->q);
 	free(m->marks);
+	for (unsigned kind = 0; kind < TR_NKINDS; kind++)
+		heads_clear(&m->heads[kind]);
 }
 
 static int redis_run(const struct tr_mirror_args *a)
@@ -1744,8 +1772,13 @@ static int redis_run(const struct tr_mirror_args *a)
 			idle_wait(m, w);
 			continue;
 		}
-		if (m->qlen && read_replies(m, now) < 0)
-			continue;
+		/* Replies are read after a wait on the socket, not after every
+		 * batch sent: most such reads would find nothing. */
+		if (m->qlen && m->rready) {
+			m->rready = 0;
+			if (read_replies(m, now) < 0)
+				continue;
+		}
 		unsigned n = gather(m);
 		/* On stop, one last pass: the hashes end with the final values. */
 		if (m->cfg.latest_ms &&
@@ -1771,9 +1804,16 @@ static int redis_run(const struct tr_mirror_args *a)
 			continue;
 		}
 		if (m->qlen || !w) {
-			/* Replies due, or the socket is full: wait on it, not on a ring. */
-			struct pollfd p = {.fd = m->c->fd, .events = POLLIN | (w ? 0 : POLLOUT)};
-			poll(&p, 1, 1);
+			/* Wait on the socket, not on a ring: until it takes more when
+			 * it is full (the replies wait in ours meanwhile: a few bytes
+			 * each, and at most a window of them), else for replies. So a
+			 * full socket does not wake the mirror at every reply. */
+			struct pollfd p = {.fd = m->c->fd, .events = w ? POLLIN : POLLOUT};
+			if (w)
+				reply_lowat(m);
+			if (poll(&p, 1, 1) > 0 && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
+				m->wblocked = 0;
+			m->rready = 1;
 		} else if (!stop_deadline) {
 			idle_wait(m, m->cfg.latest_ms ? m->next_latest - now : RD_IDLE_MAX_NS);
 		}

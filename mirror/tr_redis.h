@@ -1,5 +1,5 @@
 /* tr_redis.h - the Redis mirror: pub/sub fan-out, latest-value hashes and
- * optional Streams, through hiredis.
+ * optional Streams; hiredis makes the connection, tr_resp.h speaks on it.
  *
  * Every record of the enabled rings is PUBLISHed, as tr_format_json(), on
  *   <prefix>:trades:<venue>:<SYMBOL>      <prefix>:quotes:<venue>:<SYMBOL>

@@ -164,34 +164,65 @@ int tr_fixed_parse(const char *s, size_t len, int64_t *out)
 	return TR_FIXED_OK;
 }
 
+/* Two digits per step: the mirrors format two or more of these per record. */
+static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+			      "34353637383940414243444546474849"
+			      "50515253545556575859606162636465666768697071727374757677787980818283"
+			      "84858687888990919293949596979899";
+
+/* Exactly eight digits of v < 10^8, leading zeros included. */
+static inline __attribute__((always_inline)) void w8(char *p, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(p, digits2 + 2 * (hi / 100), 2);
+	memcpy(p + 2, digits2 + 2 * (hi % 100), 2);
+	memcpy(p + 4, digits2 + 2 * (lo / 100), 2);
+	memcpy(p + 6, digits2 + 2 * (lo % 100), 2);
+}
+
+/* v < 10^8 at p, no leading zero; returns the length. */
+static inline __attribute__((always_inline)) size_t u32_write(char *p, uint32_t v)
+{
+	size_t n = v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
+			     : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
+	size_t i = n;
+
+	while (v >= 100) {
+		i -= 2;
+		memcpy(p + i, digits2 + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(p, digits2 + 2 * v, 2);
+	else
+		p[0] = (char)('0' + v);
+	return n;
+}
+
 size_t tr_fixed_format(int64_t v, char *buf)
 {
-	char tmp[TR_FIXED_BUFSZ];
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	uint64_t ip = u / (uint64_t)100000000, fp = u % (uint64_t)100000000;
-	size_t n = 0, i = 0;
+	uint64_t ip = u / 100000000;
+	uint32_t fp = (uint32_t)(u % 100000000);
+	size_t n = 0;
 
 	if (v < 0)
 		buf[n++] = '-';
-	do {
-		tmp[i++] = (char)('0' + ip % 10);
-		ip /= 10;
-	} while (ip);
-	while (i)
-		buf[n++] = tmp[--i];
+	if (ip >= 100000000) { /* at most 92233720368 */
+		n += u32_write(buf + n, (uint32_t)(ip / 100000000));
+		w8(buf + n, (uint32_t)(ip % 100000000));
+		n += 8;
+	} else {
+		n += u32_write(buf + n, (uint32_t)ip);
+	}
 	if (fp) {
-		int digits = 8;
-
-		while (fp % 10 == 0) {
-			fp /= 10;
-			digits--;
-		}
+		/* All eight places, then the trailing zeros taken back. */
 		buf[n++] = '.';
-		for (int d = digits - 1; d >= 0; d--) {
-			buf[n + (size_t)d] = (char)('0' + fp % 10);
-			fp /= 10;
-		}
-		n += (size_t)digits;
+		w8(buf + n, fp);
+		n += 8;
+		while (buf[n - 1] == '0')
+			n--;
 	}
 	buf[n] = '\0';
 	return n;

@@ -851,6 +851,144 @@ Test(cli, format_never_writes_past_len, .init = format_region, .fini = format_do
 	cr_assert_eq(strlen(buf), 9);
 }
 
+/* The number writers (eight digits at a time, straight into the buffer) and
+ * tr_fixed_format() against printf, at every digit count and sign; and every
+ * shorter buffer holds a prefix of the same text. */
+Test(cli, format_numbers_match_printf_at_every_length, .init = format_region, .fini = format_done)
+{
+	char buf[TR_FORMAT_BUFSZ], small[TR_FORMAT_BUFSZ], want[128];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+
+	for (int round = 0; round < 3000; round++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t u = x >> (x % 64);
+		if (round < 63) { /* every power of ten and its neighbours */
+			u = 1;
+			for (int i = 0; i < round / 3; i++)
+				u *= 10;
+			u += (uint64_t)(round % 3) - 1;
+		} else if (round < 66) {
+			u = UINT64_MAX - (uint64_t)(round - 63);
+		}
+		int64_t v = round & 1 ? -(int64_t)(u >> 1) : (int64_t)(u >> 1);
+		if (round == 66)
+			v = INT64_MIN;
+		struct tr_trade t = {.seq = u,
+				     .ts_event = v,
+				     .ts_recv = ~v,
+				     .price = v,
+				     .qty = (int64_t)(u >> 1),
+				     .trade_id = ~u,
+				     .side = TR_SIDE_BUY,
+				     .trade_count = (uint32_t)u,
+				     .flags = (uint32_t)x};
+		int n = tr_format_json(fr, TR_KIND_TRADE, &t, u, buf, sizeof buf);
+		cr_assert_gt(n, 0);
+
+		snprintf(want, sizeof want, "\"seq\":%llu,\"epoch\":%llu,\"ts_event\":%lld,",
+			 (unsigned long long)u, (unsigned long long)u, (long long)v);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		snprintf(want, sizeof want, "\"trade_id\":%llu,", (unsigned long long)~u);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		snprintf(want, sizeof want, "\"trade_count\":%u,", (uint32_t)u);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+		/* The price, exactly: integer part, then the eight places without
+		 * their trailing zeros (and without the dot when all are zero). */
+		uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+		int w = snprintf(want, sizeof want, "\"price\":\"%s%llu.%08llu", v < 0 ? "-" : "",
+				 (unsigned long long)(a / 100000000),
+				 (unsigned long long)(a % 100000000));
+		while (want[w - 1] == '0')
+			w--;
+		if (want[w - 1] == '.')
+			w--;
+		strcpy(want + w, "\",");
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+
+		if (round % 100)
+			continue;
+		for (size_t len = 1; len <= (size_t)n; len++) {
+			cr_assert_eq(tr_format_json(fr, TR_KIND_TRADE, &t, u, small, len), -ENOSPC);
+			cr_assert_eq(strlen(small), len - 1);
+			cr_assert_eq(memcmp(small, buf, len - 1), 0, "len %zu: %s", len, small);
+		}
+	}
+}
+
+/* A head made once and reused for other records of the same kind, venue and
+ * symbol gives tr_format_json()'s bytes; it is stable only when every name
+ * was found in the region. */
+Test(cli, format_json_from_a_kept_head_is_the_same, .init = format_region, .fini = format_done)
+{
+	static const struct {
+		uint32_t venue, symbol;
+		int region, stable;
+	} names[] = {
+	    {0, 0, 1, 1},	   /* binance BTCUSDT */
+	    {1, 1, 1, 1},	   /* synth, the hostile name */
+	    {0, 77, 1, 0},	   /* a symbol the region does not have (yet) */
+	    {9, 0, 1, 0},	   /* a venue it does not have */
+	    {1, UINT32_MAX, 1, 1}, /* an event about no symbol */
+	    {0, 0, 0, 0},	   /* no region: every name unknown */
+	};
+	char head[512], a[TR_FORMAT_BUFSZ], b[TR_FORMAT_BUFSZ];
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (unsigned kind = 0; kind < TR_NKINDS; kind++) {
+			const struct tr_region *r = names[i].region ? fr : NULL;
+			union {
+				struct tr_trade t;
+				struct tr_quote q;
+				struct tr_candle c;
+				struct tr_event e;
+			} rec;
+			int stable = -1;
+
+			if (names[i].symbol == UINT32_MAX && kind != TR_KIND_EVENT)
+				continue;
+			memset(&rec, 0, sizeof rec);
+			if (kind == TR_KIND_TRADE)
+				rec.t.symbol_id = names[i].symbol, rec.t.venue_id = names[i].venue;
+			else if (kind == TR_KIND_QUOTE)
+				rec.q.symbol_id = names[i].symbol, rec.q.venue_id = names[i].venue;
+			else if (kind == TR_KIND_CANDLE)
+				rec.c.symbol_id = names[i].symbol, rec.c.venue_id = names[i].venue,
+				rec.c.interval_s = 60;
+			else
+				rec.e.symbol_id = names[i].symbol, rec.e.venue_id = names[i].venue,
+				rec.e.type = TR_EV_FEED_UP;
+			int hl = tr_format_json_head(r, kind, &rec, head, sizeof head, &stable);
+			cr_assert_gt(hl, 0);
+			cr_assert_eq(stable, names[i].stable, "names %zu kind %u: %s", i, kind,
+				     head);
+			cr_assert_eq(head[hl - 1], names[i].symbol == UINT32_MAX ? 'l' : '"');
+			/* The same head for records that differ in everything else. */
+			for (uint64_t seq = 1; seq < 2000; seq += 333) {
+				rec.t.seq = seq; /* seq is the first field of every record */
+				if (kind == TR_KIND_TRADE)
+					rec.t.price = (int64_t)seq * 1000003;
+				else if (kind == TR_KIND_QUOTE)
+					rec.q.bid_px = (int64_t)seq * 7;
+				else if (kind == TR_KIND_CANDLE)
+					rec.c.close = (int64_t)seq * 11;
+				else
+					rec.e.ts_event = (int64_t)seq * 13;
+				int n = tr_format_json(r, kind, &rec, seq % 5, a, sizeof a);
+				cr_assert_gt(n, 0);
+				cr_assert_eq(tr_format_json_with_head(head, (size_t)hl, kind, &rec,
+								      seq % 5, b, sizeof b),
+					     n);
+				cr_assert_str_eq(a, b);
+				cr_assert_eq(tr_format_json_with_head(head, (size_t)hl, kind, &rec,
+								      seq % 5, b, (size_t)hl),
+					     -ENOSPC);
+			}
+		}
+	cr_assert_eq(tr_format_json_with_head("{", 1, 9, a, 0, b, sizeof b), -EINVAL);
+}
+
 Test(cli, format_text_lines, .init = format_region, .fini = format_done)
 {
 	struct tr_trade t = {.seq = 7,

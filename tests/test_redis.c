@@ -803,6 +803,71 @@ Test(redis, every_record_is_published_on_its_channel_in_order_as_its_json)
 	tr_writer_close(w);
 }
 
+/* A server that stops reading for a while (SIGSTOP) with a window far larger
+ * than the kernel's socket buffers: the mirror's writes come back short, it
+ * keeps the rest, waits for room and goes on. Once the server runs again
+ * every record arrives, in order, byte for byte, and nothing is dropped. */
+Test(redis, a_stalled_server_gets_every_record_in_order_when_it_resumes)
+{
+	enum { N = 40000 };
+	static struct rsrv s;
+	static struct rsub sub;
+	static struct mrun m;
+	static char want[TR_FORMAT_BUFSZ];
+	const char *inst = instance();
+	int b, e;
+	struct tr_writer *w = market(inst, 1 << 16, &b, &e);
+	struct tr_region *r = reader(inst);
+	uint64_t epoch = tr_region_epoch(r);
+	struct tr_trade t;
+
+	rs_start(&s);
+	subscribe(&s, &sub, "SUBSCRIBE", "tickring:trades:binance:BTCUSDT");
+	sub_ready(&sub);
+	m.inst = inst;
+	mr_opt(&m, "redis-url", "redis://127.0.0.1:%d", s.port);
+	mr_opt(&m, "redis-latest-ms", "0");
+	mr_opt(&m, "redis-kinds", "trades");
+	mr_opt(&m, "redis-pipeline", "16384"); /* 65536 in flight: all N, about 12 MB */
+	mr_start(&m);
+	WAIT_FOR(LD(m.st.connected), 10, "the mirror never connected");
+
+	cr_assert_eq(kill(s.pid, SIGSTOP), 0);
+	for (uint64_t i = 0; i < N; i++) {
+		mk_trade(&t, (unsigned)b, 0, i);
+		tr_writer_publish(w, TR_KIND_TRADE, &t);
+		if (i % 64 == 63)
+			tr_writer_commit(w);
+	}
+	tr_writer_commit(w);
+	WAIT_FOR(LD(m.st.sent) == N, 10, "the mirror took %llu of %d",
+		 (unsigned long long)LD(m.st.sent), N);
+	usleep(300000); /* it writes what the kernel takes, then waits */
+	cr_assert_eq(LD(m.st.delivered), 0);
+	cr_assert_eq(LD(m.st.connected), 1);
+	cr_assert_eq(kill(s.pid, SIGCONT), 0);
+
+	for (uint64_t i = 0; i < N; i++) {
+		mk_trade(&t, (unsigned)b, 0, i);
+		t.seq = i + 1;
+		cr_assert_gt(tr_format_json(r, TR_KIND_TRADE, &t, epoch, want, sizeof want), 0);
+		cr_assert(sub_msg(&sub, 20 * SEC), "trade %llu of %d missing",
+			  (unsigned long long)i, N);
+		cr_assert_str_eq(sub.line[2], want, "trade %llu", (unsigned long long)i);
+	}
+	cr_assert_not(sub_msg(&sub, SEC / 5), "more than was published");
+	WAIT_FOR(LD(m.st.delivered) == N, 20, "delivered %llu of %d",
+		 (unsigned long long)LD(m.st.delivered), N);
+	cr_assert_eq(mr_stop(&m), 0);
+	cr_assert_eq(LD(m.st.redis_receivers), N);
+	cr_assert_eq(LD(m.st.dropped), 0);
+	cr_assert_eq(LD(m.st.failed), 0);
+	cr_assert_eq(LD(m.st.reconnects), 1);
+	sub_end(&sub);
+	tr_region_close(r);
+	tr_writer_close(w);
+}
+
 /* ---- Hashes ---- */
 
 static void latest_trade(struct tr_writer *w, const struct tr_trade *t)

@@ -4,8 +4,10 @@
  * clipped to the caller's buffer and remembers that it was, so the format
  * code reads straight through without checking each step, and the result is
  * either the whole line or -ENOSPC with nothing written past len. Numbers are
- * formatted by hand rather than with snprintf: the bridges format every
- * record, and this is their hot path.
+ * formatted by hand rather than with snprintf: the mirrors format every
+ * record, and this is their hot path. So each writer checks the room once
+ * and then writes straight into the caller's buffer; only an append that
+ * does not fit goes the slow way, through a copy that is clipped.
  */
 #include "tr_format.h"
 
@@ -22,29 +24,40 @@ struct out {
 	char *buf;
 	size_t len; /* capacity, including the NUL */
 	size_t pos;
-	bool full;  /* something was clipped */
-	bool first; /* no JSON member written yet in this object */
+	bool full; /* something was clipped */
 };
 
 /* The little writers are forced inline so that keys, which are literals,
- * have their length folded and short copies need no library call. */
+ * have their length folded and become a few moves. */
 #define INLINE static inline __attribute__((always_inline))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* Bytes that may still be written, keeping the NUL's place. */
+INLINE size_t room(const struct out *o)
+{
+	return o->len ? o->len - 1 - o->pos : 0;
+}
+
+static __attribute__((noinline)) void put_clipped(struct out *o, const char *s, size_t n)
+{
+	size_t r = room(o);
+
+	if (n > r) {
+		n = r;
+		o->full = true;
+	}
+	memcpy(o->buf + o->pos, s, n);
+	o->pos += n;
+}
 
 INLINE void put(struct out *o, const char *s, size_t n)
 {
-	size_t room = o->len ? o->len - 1 - o->pos : 0;
-
-	if (n > room) {
-		n = room;
-		o->full = true;
-	}
-	if (n <= 16) {
-		for (size_t i = 0; i < n; i++)
-			o->buf[o->pos + i] = s[i];
-	} else {
+	if (LIKELY(n <= room(o))) {
 		memcpy(o->buf + o->pos, s, n);
+		o->pos += n;
+	} else {
+		put_clipped(o, s, n);
 	}
-	o->pos += n;
 }
 
 INLINE void puts_(struct out *o, const char *s)
@@ -57,6 +70,9 @@ INLINE void putc_(struct out *o, char c)
 	put(o, &c, 1);
 }
 
+/* A literal: its length is known at compile time. */
+#define PUTL(o, lit) put((o), (lit), sizeof(lit) - 1)
+
 /* Two digits per step: ns times have 19 digits, and the mirrors format
  * several per record. */
 static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
@@ -64,25 +80,71 @@ static const char digits2[] = "0001020304050607080910111213141516171819202122232
 			      "50515253545556575859606162636465666768697071727374757677787980818283"
 			      "84858687888990919293949596979899";
 
-static void put_u64(struct out *o, uint64_t v)
+/* Exactly eight digits of v < 10^8, leading zeros included. */
+static inline void w8(char *p, uint32_t v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(p, digits2 + 2 * (hi / 100), 2);
+	memcpy(p + 2, digits2 + 2 * (hi % 100), 2);
+	memcpy(p + 4, digits2 + 2 * (lo / 100), 2);
+	memcpy(p + 6, digits2 + 2 * (lo % 100), 2);
+}
+
+/* v < 10^8 at p, no leading zero; returns the length. */
+static inline size_t u32_write(char *p, uint32_t v)
+{
+	size_t n = v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
+			     : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
+	size_t i = n;
 
 	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100);
-
+		i -= 2;
+		memcpy(p + i, digits2 + 2 * (v % 100), 2);
 		v /= 100;
-		i -= 2;
-		memcpy(tmp + i, digits2 + 2 * d, 2);
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(tmp + i, digits2 + 2 * v, 2);
+	if (v >= 10)
+		memcpy(p, digits2 + 2 * v, 2);
+	else
+		p[0] = (char)('0' + v);
+	return n;
+}
+
+/* v in decimal at p (at most 20 bytes, no NUL); returns the length. Eight
+ * digits at a time in 32-bit arithmetic: a ns time is three pieces. */
+static inline size_t u64_write(char *p, uint64_t v)
+{
+	size_t n;
+
+	if (v < 100000000)
+		return u32_write(p, (uint32_t)v);
+	uint64_t hi = v / 100000000;
+	if (hi < 100000000) {
+		n = u32_write(p, (uint32_t)hi);
 	} else {
-		tmp[--i] = (char)('0' + v);
+		n = u32_write(p, (uint32_t)(hi / 100000000)); /* < 10^4: v < 2^64 */
+		w8(p + n, (uint32_t)(hi % 100000000));
+		n += 8;
 	}
-	put(o, tmp + i, sizeof tmp - i);
+	w8(p + n, (uint32_t)(v % 100000000));
+	return n + 8;
+}
+
+/* Near the end of the buffer: through a copy that is clipped. Out of line,
+ * so the usual path has no buffer on its stack to guard. */
+static __attribute__((noinline)) void put_u64_clipped(struct out *o, uint64_t v)
+{
+	char tmp[20];
+
+	put_clipped(o, tmp, u64_write(tmp, v));
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	if (LIKELY(room(o) >= 20))
+		o->pos += u64_write(o->buf + o->pos, v);
+	else
+		put_u64_clipped(o, v);
 }
 
 static void put_i64(struct out *o, int64_t v)
@@ -95,11 +157,20 @@ static void put_i64(struct out *o, int64_t v)
 	}
 }
 
-static void put_fixed(struct out *o, int64_t v)
+static __attribute__((noinline)) void put_fixed_clipped(struct out *o, int64_t v)
 {
 	char tmp[TR_FIXED_BUFSZ];
 
-	put(o, tmp, tr_fixed_format(v, tmp));
+	put_clipped(o, tmp, tr_fixed_format(v, tmp));
+}
+
+static void put_fixed(struct out *o, int64_t v)
+{
+	/* tr_fixed_format() writes a NUL too: room for it is kept. */
+	if (LIKELY(room(o) >= TR_FIXED_BUFSZ))
+		o->pos += tr_fixed_format(v, o->buf + o->pos);
+	else
+		put_fixed_clipped(o, v);
 }
 
 static int finish(struct out *o)
@@ -142,51 +213,55 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return need;
 }
 
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but the
+ * quote and the backslash. */
+static const unsigned char plain[256] = {
+    [0x20 ... 0x21] = 1, /* '"' is 0x22 */
+    [0x23 ... 0x5b] = 1, /* '\\' is 0x5c */
+    [0x5d ... 0x7e] = 1,
+};
+
+/* s[0..n), stopping at a NUL, as a quoted JSON string: one pass, plain runs
+ * copied whole. A UTF-8 sequence never runs past a NUL, which is not a
+ * continuation byte. */
 static void put_jstring(struct out *o, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t end = 0;
+	size_t i = 0;
 
-	while (end < n && s[end])
-		end++;
 	putc_(o, '"');
-	for (size_t i = 0; i < end;) {
-		unsigned char c = s[i];
-		size_t run = 0;
+	for (;;) {
+		size_t j = i;
 
-		/* Plain printable ASCII, the usual case, in one copy. */
-		while (i + run < end && s[i + run] >= 0x20 && s[i + run] < 0x7f &&
-		       s[i + run] != '"' && s[i + run] != '\\')
-			run++;
-		if (run) {
-			put(o, str + i, run);
-			i += run;
-			continue;
-		}
+		while (j < n && plain[s[j]])
+			j++;
+		if (j > i)
+			put(o, str + i, j - i);
+		if (j >= n || !s[j])
+			break;
+		unsigned char c = s[j];
+		size_t run = 1;
 
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			put(o, e, 2);
 		} else if (c == '\n') {
-			puts_(o, "\\n");
+			PUTL(o, "\\n");
 		} else if (c == '\t') {
-			puts_(o, "\\t");
+			PUTL(o, "\\t");
 		} else if (c == '\r') {
-			puts_(o, "\\r");
+			PUTL(o, "\\r");
 		} else if (c < 0x20 || c == 0x7f) {
 			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 			put(o, e, 6);
-		} else if (c < 0x80) {
-			putc_(o, (char)c);
-		} else if ((run = utf8_len(s + i, end - i)) != 0) {
-			put(o, (const char *)s + i, run);
-			i += run;
-			continue;
+		} else if ((run = utf8_len(s + j, n - j)) != 0) {
+			put(o, (const char *)s + j, run);
 		} else {
-			puts_(o, "\\ufffd"); /* one replacement per invalid byte */
+			PUTL(o, "\\ufffd"); /* one replacement per invalid byte */
+			run = 1;
 		}
-		i++;
+		i = j + run;
 	}
 	putc_(o, '"');
 }
@@ -225,21 +300,41 @@ static void put_time(struct out *o, int64_t ns)
 	put(o, tmp, n);
 }
 
-/* JSON members: each writes `,"key":` (no comma first) and a value. */
+/* JSON members: each writes `,"key":` and a value; the first member of an
+ * object, "type", is written by j_common() with the opening brace. */
 INLINE void key(struct out *o, const char *k)
 {
-	if (!o->first)
-		putc_(o, ',');
-	o->first = false;
-	putc_(o, '"');
-	puts_(o, k);
-	puts_(o, "\":");
+	size_t n = strlen(k);
+
+	if (LIKELY(room(o) >= n + 4)) {
+		char *p = o->buf + o->pos;
+
+		p[0] = ',';
+		p[1] = '"';
+		memcpy(p + 2, k, n);
+		p[n + 2] = '"';
+		p[n + 3] = ':';
+		o->pos += n + 4;
+	} else {
+		PUTL(o, ",\"");
+		put(o, k, n);
+		PUTL(o, "\":");
+	}
 }
 
 INLINE void j_str(struct out *o, const char *k, const char *s, size_t n)
 {
 	key(o, k);
 	put_jstring(o, s, n);
+}
+
+/* A string of ours (a name from this file's tables), which needs no escape. */
+INLINE void j_lit(struct out *o, const char *k, const char *s)
+{
+	key(o, k);
+	putc_(o, '"');
+	puts_(o, s);
+	putc_(o, '"');
 }
 
 INLINE void j_u64(struct out *o, const char *k, uint64_t v)
@@ -265,11 +360,15 @@ INLINE void j_fixed(struct out *o, const char *k, int64_t v)
 INLINE void j_bool(struct out *o, const char *k, bool v)
 {
 	key(o, k);
-	puts_(o, v ? "true" : "false");
+	if (v)
+		PUTL(o, "true");
+	else
+		PUTL(o, "false");
 }
 
 /* Flag bits as an array of names; a bit without a name prints as "bit<n>",
- * so a newer engine's flag is visible rather than dropped. */
+ * so a newer engine's flag is visible rather than dropped. Only the set bits
+ * are visited: most records have none or one. */
 static void j_flags(struct out *o, const char *k, uint32_t bits, const char *const *names,
 		    unsigned nnames, uint32_t skip)
 {
@@ -278,9 +377,10 @@ static void j_flags(struct out *o, const char *k, uint32_t bits, const char *con
 	key(o, k);
 	putc_(o, '[');
 	bits &= ~skip;
-	for (unsigned i = 0; i < 32; i++) {
-		if (!(bits & (1u << i)))
-			continue;
+	while (bits) {
+		unsigned i = (unsigned)__builtin_ctz(bits);
+
+		bits &= bits - 1;
 		if (!first)
 			putc_(o, ',');
 		first = false;
@@ -288,7 +388,7 @@ static void j_flags(struct out *o, const char *k, uint32_t bits, const char *con
 		if (i < nnames && names[i]) {
 			puts_(o, names[i]);
 		} else {
-			puts_(o, "bit");
+			PUTL(o, "bit");
 			put_u64(o, i);
 		}
 		putc_(o, '"');
@@ -352,7 +452,7 @@ static const struct {
 
 const char *tr_interval_name(uint32_t s, char *buf)
 {
-	struct out o = {buf, TR_INTERVAL_BUFSZ, 0, false, true};
+	struct out o = {buf, TR_INTERVAL_BUFSZ, 0, false};
 
 	for (unsigned i = 0; i < NELEM(intervals); i++)
 		if (intervals[i].s == s) {
@@ -396,7 +496,7 @@ int64_t tr_interval_parse(const char *s)
 
 int tr_format_json_string(const char *s, size_t n, char *buf, size_t len)
 {
-	struct out o = {buf, len, 0, false, true};
+	struct out o = {buf, len, 0, false};
 
 	put_jstring(&o, s, n);
 	return finish(&o);
@@ -409,10 +509,13 @@ struct names {
 	bool has_symbol;
 };
 
-static void lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, struct names *n)
+/* Returns whether both names were found in r: names never change in a
+ * region, so what was found holds; "?" and "#<id>" may be known later. */
+static bool lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, struct names *n)
 {
 	struct tr_symbol s;
-	struct out o = {n->symbol, sizeof n->symbol, 0, false, true};
+	struct out o = {n->symbol, sizeof n->symbol, 0, false};
+	bool found = r && venue_id < tr_venue_count(r);
 
 	n->venue = r ? tr_venue_name(r, venue_id) : "?";
 	n->has_symbol = sym != UINT32_MAX;
@@ -422,50 +525,49 @@ static void lookup(const struct tr_region *r, uint32_t venue_id, uint32_t sym, s
 	} else {
 		putc_(&o, '#');
 		put_u64(&o, sym);
+		found &= !n->has_symbol;
 	}
 	finish(&o);
+	return found;
 }
 
-static void j_common(struct out *o, unsigned kind, const struct names *n, uint64_t seq,
-		     uint64_t epoch)
+/* The members that depend on the kind and names only: the head. */
+static void j_head(struct out *o, unsigned kind, const struct names *n)
 {
-	putc_(o, '{');
-	j_str(o, "type", tr_record_type_name(kind), 16);
-	j_str(o, "venue", n->venue, TR_VENUE_LEN);
+	PUTL(o, "{\"type\":\"");
+	puts_(o, tr_record_type_name(kind));
+	PUTL(o, "\",\"venue\":");
+	put_jstring(o, n->venue, TR_VENUE_LEN);
 	if (n->has_symbol) {
 		j_str(o, "symbol", n->symbol, sizeof n->symbol);
 	} else {
 		key(o, "symbol");
-		puts_(o, "null");
+		PUTL(o, "null");
 	}
+}
+
+static void j_common(struct out *o, uint64_t seq, uint64_t epoch)
+{
 	j_u64(o, "seq", seq);
 	j_u64(o, "epoch", epoch);
 }
 
-static void json_trade(struct out *o, const struct tr_region *r, const struct tr_trade *t,
-		       uint64_t epoch)
+static void json_trade(struct out *o, const struct tr_trade *t, uint64_t epoch)
 {
-	struct names n;
-
-	lookup(r, t->venue_id, t->symbol_id, &n);
-	j_common(o, TR_KIND_TRADE, &n, t->seq, epoch);
+	j_common(o, t->seq, epoch);
 	j_i64(o, "ts_event", t->ts_event);
 	j_i64(o, "ts_recv", t->ts_recv);
 	j_fixed(o, "price", t->price);
 	j_fixed(o, "qty", t->qty);
 	j_u64(o, "trade_id", t->trade_id);
-	j_str(o, "side", tr_side_name(t->side), 8);
+	j_lit(o, "side", tr_side_name(t->side));
 	j_u64(o, "trade_count", t->trade_count);
 	j_flags(o, "flags", t->flags, trade_flags, NELEM(trade_flags), 0);
 }
 
-static void json_quote(struct out *o, const struct tr_region *r, const struct tr_quote *q,
-		       uint64_t epoch)
+static void json_quote(struct out *o, const struct tr_quote *q, uint64_t epoch)
 {
-	struct names n;
-
-	lookup(r, q->venue_id, q->symbol_id, &n);
-	j_common(o, TR_KIND_QUOTE, &n, q->seq, epoch);
+	j_common(o, q->seq, epoch);
 	j_i64(o, "ts_event", q->ts_event);
 	j_i64(o, "ts_recv", q->ts_recv);
 	j_fixed(o, "bid_px", q->bid_px);
@@ -482,15 +584,12 @@ static int64_t close_time(int64_t open_time, uint32_t interval_s)
 	return (int64_t)((uint64_t)open_time + (uint64_t)interval_s * 1000000000u - 1000000u);
 }
 
-static void json_candle(struct out *o, const struct tr_region *r, const struct tr_candle *c,
-			uint64_t epoch)
+static void json_candle(struct out *o, const struct tr_candle *c, uint64_t epoch)
 {
-	struct names n;
 	char iv[TR_INTERVAL_BUFSZ];
 
-	lookup(r, c->venue_id, c->symbol_id, &n);
-	j_common(o, TR_KIND_CANDLE, &n, c->seq, epoch);
-	j_str(o, "interval", tr_interval_name(c->interval_s, iv), sizeof iv);
+	j_common(o, c->seq, epoch);
+	j_lit(o, "interval", tr_interval_name(c->interval_s, iv));
 	j_i64(o, "open_time", c->open_time);
 	j_i64(o, "close_time", close_time(c->open_time, c->interval_s));
 	j_fixed(o, "open", c->open);
@@ -578,14 +677,11 @@ static void json_event_payload(struct out *o, const struct tr_event *e)
 	}
 }
 
-static void json_event(struct out *o, const struct tr_region *r, const struct tr_event *e,
-		       uint64_t epoch)
+static void json_event(struct out *o, const struct tr_event *e, uint64_t epoch)
 {
-	struct names n;
 	const char *name = tr_event_name(e->type), *sev = tr_severity_name(e->severity);
 
-	lookup(r, e->venue_id, e->symbol_id, &n);
-	j_common(o, TR_KIND_EVENT, &n, e->seq, epoch);
+	j_common(o, e->seq, epoch);
 	if (name) {
 		j_str(o, "event", name, 32);
 	} else { /* a newer engine's event: "#<type>" */
@@ -600,29 +696,96 @@ static void json_event(struct out *o, const struct tr_region *r, const struct tr
 	json_event_payload(o, e);
 }
 
+/* The venue and symbol ids of a record of kind; -1 for an unknown kind. */
+static int rec_ids(unsigned kind, const void *rec, uint32_t *venue, uint32_t *sym)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		*venue = ((const struct tr_trade *)rec)->venue_id;
+		*sym = ((const struct tr_trade *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_QUOTE:
+		*venue = ((const struct tr_quote *)rec)->venue_id;
+		*sym = ((const struct tr_quote *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_CANDLE:
+		*venue = ((const struct tr_candle *)rec)->venue_id;
+		*sym = ((const struct tr_candle *)rec)->symbol_id;
+		return 0;
+	case TR_KIND_EVENT:
+		*venue = ((const struct tr_event *)rec)->venue_id;
+		*sym = ((const struct tr_event *)rec)->symbol_id;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Everything after the head, closing brace included. */
+static void json_rest(struct out *o, unsigned kind, const void *rec, uint64_t epoch)
+{
+	switch (kind) {
+	case TR_KIND_TRADE:
+		json_trade(o, rec, epoch);
+		break;
+	case TR_KIND_QUOTE:
+		json_quote(o, rec, epoch);
+		break;
+	case TR_KIND_CANDLE:
+		json_candle(o, rec, epoch);
+		break;
+	default:
+		json_event(o, rec, epoch);
+		break;
+	}
+	putc_(o, '}');
+}
+
 int tr_format_json(const struct tr_region *r, unsigned kind, const void *rec, uint64_t epoch,
 		   char *buf, size_t len)
 {
-	struct out o = {buf, len, 0, false, true};
+	struct out o = {buf, len, 0, false};
+	struct names n;
+	uint32_t venue, sym;
 
-	switch (kind) {
-	case TR_KIND_TRADE:
-		json_trade(&o, r, rec, epoch);
-		break;
-	case TR_KIND_QUOTE:
-		json_quote(&o, r, rec, epoch);
-		break;
-	case TR_KIND_CANDLE:
-		json_candle(&o, r, rec, epoch);
-		break;
-	case TR_KIND_EVENT:
-		json_event(&o, r, rec, epoch);
-		break;
-	default:
+	if (rec_ids(kind, rec, &venue, &sym) < 0) {
 		finish(&o);
 		return -EINVAL;
 	}
-	putc_(&o, '}');
+	lookup(r, venue, sym, &n);
+	j_head(&o, kind, &n);
+	json_rest(&o, kind, rec, epoch);
+	return finish(&o);
+}
+
+int tr_format_json_head(const struct tr_region *r, unsigned kind, const void *rec, char *buf,
+			size_t len, int *stable)
+{
+	struct out o = {buf, len, 0, false};
+	struct names n;
+	uint32_t venue, sym;
+
+	*stable = 0;
+	if (rec_ids(kind, rec, &venue, &sym) < 0) {
+		finish(&o);
+		return -EINVAL;
+	}
+	*stable = lookup(r, venue, sym, &n);
+	j_head(&o, kind, &n);
+	return finish(&o);
+}
+
+int tr_format_json_with_head(const char *head, size_t hl, unsigned kind, const void *rec,
+			     uint64_t epoch, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false};
+
+	if (kind >= TR_NKINDS) {
+		finish(&o);
+		return -EINVAL;
+	}
+	put(&o, head, hl);
+	json_rest(&o, kind, rec, epoch);
 	return finish(&o);
 }
 
@@ -746,7 +909,7 @@ static void text_event(struct out *o, const struct tr_region *r, const struct tr
 
 int tr_format_text(const struct tr_region *r, unsigned kind, const void *rec, char *buf, size_t len)
 {
-	struct out o = {buf, len, 0, false, true};
+	struct out o = {buf, len, 0, false};
 	char iv[TR_INTERVAL_BUFSZ];
 
 	switch (kind) {

@@ -35,6 +35,24 @@ struct tr_region;
 int tr_format_json(const struct tr_region *r, unsigned kind, const void *rec, uint64_t epoch,
 		   char *buf, size_t len);
 
+/* The first members of rec's JSON object, those that depend only on its
+ * kind, venue and symbol, without the closing brace:
+ *   {"type":"trade","venue":"binance","symbol":"BTCUSDT"
+ * Returns as tr_format_json(). *stable is 1 when the venue and the symbol
+ * (or its absence, for an event about none) were found in r: names never
+ * change in a region, so the head holds for every record of that kind,
+ * venue and symbol read while r stays the same region file; 0 when a name
+ * printed as unknown, which a later record may know. */
+int tr_format_json_head(const struct tr_region *r, unsigned kind, const void *rec, char *buf,
+			size_t len, int *stable);
+
+/* tr_format_json() of rec from its head (head[0..hl), from
+ * tr_format_json_head() of a record of the same kind, venue and symbol):
+ * the same bytes, without looking a name up. For a mirror that keeps the
+ * heads of the symbols it sends. Returns as tr_format_json(). */
+int tr_format_json_with_head(const char *head, size_t hl, unsigned kind, const void *rec,
+			     uint64_t epoch, char *buf, size_t len);
+
 /* Write rec as one compact human line, no newline, NUL-terminated:
  *   2024-05-01T12:00:00.123456789Z synth:BTCUSDT trade 61837.63 x 0.001 buy id=42 seq=7
  * Non-printable bytes of names are shown as '?'. Returns as tr_format_json(). */
