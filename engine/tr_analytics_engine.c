@@ -20,6 +20,7 @@
 #include "tr_writer.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,10 @@ struct tr_ae {
 	struct tr_ind_config icfg;
 	int ind_on;
 	int64_t clock; /* latest candle clock seen */
+	/* The movers ranking being built, and a copy of what the shared table
+	 * holds (valid once mv_written), so a ranking writes only its changes. */
+	struct tr_movers *mv, *mv_pub;
+	int mv_written;
 };
 
 static void mark(struct tr_ae *a, struct ae_sym *s)
@@ -376,7 +381,9 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	a->st1h = calloc(a->cap, sizeof *a->st1h);
 	a->p24 = calloc(a->cap, sizeof *a->p24);
 	a->p1h = calloc(a->cap, sizeof *a->p1h);
-	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h) {
+	a->mv = calloc(2, sizeof *a->mv);
+	a->mv_pub = a->mv ? a->mv + 1 : NULL;
+	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h || !a->mv) {
 		tr_ae_close(a);
 		return tr_err(ENOMEM, "out of memory");
 	}
@@ -489,7 +496,7 @@ void tr_ae_close(struct tr_ae *a)
 	}
 	if (a->dirty)
 		refresh_dirty(a, a->clock, 1);
-	if (a->sym && a->p24)
+	if (a->sym && a->p24 && a->mv)
 		rank(a, a->clock); /* the final state, for readers of a stopped engine */
 	for (uint32_t i = 0; a->sym && i < a->cap; i++)
 		sym_free(a->sym[i]);
@@ -499,6 +506,7 @@ void tr_ae_close(struct tr_ae *a)
 	free(a->st1h);
 	free(a->p24);
 	free(a->p1h);
+	free(a->mv);
 	free(a);
 }
 
@@ -635,9 +643,23 @@ void tr_ae_commit(struct tr_ae *a, int64_t recv)
 
 /* ---- timer ---- */
 
+/* Copy the words of `from` in [lo, hi) bytes that differ from `pub` (the
+ * copy of what the shared table holds) into the shared table `to`. */
+static void put_changed(uint64_t *to, uint64_t *pub, const uint64_t *from, size_t lo, size_t hi)
+{
+	for (size_t i = lo / 8; i < hi / 8; i++)
+		if (from[i] != pub[i]) {
+			pub[i] = from[i];
+			tr_store_relaxed(&to[i], from[i]); /* published by tr_movers_end */
+		}
+}
+
+/* Rank every symbol over 24 h and 1 h into the movers table. One division
+ * per symbol and window; the table (4 KiB) is written only where it
+ * changed: the header and the entries in use now or at the last ranking. */
 static void rank(struct tr_ae *a, int64_t clock)
 {
-	struct tr_movers mv;
+	struct tr_movers *mv = a->mv, *pub = a->mv_pub;
 	uint32_t n24 = 0, n1h = 0;
 
 	for (uint32_t i = 0; i < a->cap; i++) {
@@ -647,7 +669,7 @@ static void rank(struct tr_ae *a, int64_t clock)
 		a->p24[i] = a->p1h[i] = NULL;
 		if (!s)
 			continue;
-		if (tr_s24_read(s->s24, &a->st24[i]) == 1) {
+		if (tr_s24_read_change(s->s24, &a->st24[i]) == 1) {
 			a->p24[i] = &a->st24[i];
 			n24++;
 		}
@@ -655,7 +677,6 @@ static void rank(struct tr_ae *a, int64_t clock)
 			struct tr_stats24h *h = &a->st1h[i];
 			__int128 ch = (__int128)tr_s24_last(s->s24) - open;
 
-			memset(h, 0, sizeof *h);
 			h->open = open;
 			h->last = tr_s24_last(s->s24);
 			h->change_pct = (int64_t)(ch * 10000000000ll / open);
@@ -664,18 +685,36 @@ static void rank(struct tr_ae *a, int64_t clock)
 			n1h++;
 		}
 	}
-	memset(&mv, 0, sizeof mv);
-	mv.ts_update = clock;
-	mv.count[TR_MOVERS_GAIN_24H] = mv.count[TR_MOVERS_LOSS_24H] =
-	    (uint32_t)tr_s24_movers(a->p24, a->cap, TR_MOVERS_MAX, mv.list[TR_MOVERS_GAIN_24H],
-				    mv.list[TR_MOVERS_LOSS_24H]);
-	mv.count[TR_MOVERS_GAIN_1H] = mv.count[TR_MOVERS_LOSS_1H] = (uint32_t)tr_s24_movers(
-	    a->p1h, a->cap, TR_MOVERS_MAX, mv.list[TR_MOVERS_GAIN_1H], mv.list[TR_MOVERS_LOSS_1H]);
-	mv.ranked[0] = n24;
-	mv.ranked[1] = n1h;
+	mv->ts_update = clock;
+	mv->count[TR_MOVERS_GAIN_24H] = mv->count[TR_MOVERS_LOSS_24H] =
+	    (uint32_t)tr_s24_movers(a->p24, a->cap, TR_MOVERS_MAX, mv->list[TR_MOVERS_GAIN_24H],
+				    mv->list[TR_MOVERS_LOSS_24H]);
+	mv->count[TR_MOVERS_GAIN_1H] = mv->count[TR_MOVERS_LOSS_1H] =
+	    (uint32_t)tr_s24_movers(a->p1h, a->cap, TR_MOVERS_MAX, mv->list[TR_MOVERS_GAIN_1H],
+				    mv->list[TR_MOVERS_LOSS_1H]);
+	mv->ranked[0] = n24;
+	mv->ranked[1] = n1h;
 	struct tr_movers *m = tr_movers_begin(a->w);
-	/* everything but the lock word; published by tr_movers_end */
-	tr_copy_to_shared((uint8_t *)m + 8, (const uint8_t *)&mv + 8, sizeof mv - 8);
+	if (!a->mv_written) {
+		/* everything but the lock word, once: pub then mirrors the table */
+		tr_copy_to_shared((uint8_t *)m + 8, (const uint8_t *)mv + 8, sizeof *mv - 8);
+		memcpy(pub, mv, sizeof *mv);
+		a->mv_written = 1;
+	} else {
+		for (unsigned l = 0; l < TR_MOVERS_NLISTS; l++) {
+			uint32_t was = pub->count[l], now = mv->count[l];
+			size_t lo =
+			    (size_t)((const uint8_t *)&mv->list[l][0] - (const uint8_t *)mv);
+
+			/* entries a shorter list no longer uses go back to zero */
+			if (was > now)
+				memset(&mv->list[l][now], 0, (was - now) * sizeof mv->list[l][0]);
+			put_changed((uint64_t *)m, (uint64_t *)pub, (const uint64_t *)mv, lo,
+				    lo + (was > now ? was : now) * sizeof mv->list[l][0]);
+		}
+		put_changed((uint64_t *)m, (uint64_t *)pub, (const uint64_t *)mv, 8,
+			    offsetof(struct tr_movers, list));
+	}
 	tr_movers_end(m);
 }
 

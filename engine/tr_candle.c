@@ -140,6 +140,9 @@ struct tr_candle_builder *tr_candle_new(const struct tr_candle_cfg *cfg)
 	b->offset = cfg->interval_s == 604800 ? WEEK_OFFSET_NS : 0;
 	b->nslots = n;
 	b->partial_gap = cfg->partial_per_s ? NS_PER_S / cfg->partial_per_s : 0;
+	b->rec.symbol_id = cfg->symbol_id;
+	b->rec.interval_s = cfg->interval_s;
+	b->rec.venue_id = cfg->venue_id;
 	return b;
 }
 
@@ -148,87 +151,72 @@ void tr_candle_free(struct tr_candle_builder *b)
 	free(b);
 }
 
-static struct slot *slot_of(struct tr_candle_builder *b, int64_t open_time)
+static uint32_t slot_index(const struct tr_candle_builder *b, int64_t open_time)
 {
 	int64_t n = floor_div(open_time - b->offset, b->iv) % (int64_t)b->nslots;
 
-	if (n < 0)
-		n += b->nslots;
-	return &b->slots[n];
+	return (uint32_t)(n < 0 ? n + b->nslots : n);
 }
 
-/* Round n / d half to even; n >= 0, d > 0. Every trade materializes the
- * current candle of each interval, so this runs several times per trade:
- * when the quotient fits 64 bits (always, short of overflow) one 128/64-bit
- * hardware divide replaces the generic 128-bit library division. */
-static __int128 div_half_even(__int128 n, __int128 d)
+static struct slot *slot_of(struct tr_candle_builder *b, int64_t open_time)
 {
-	__int128 q, r;
-#if defined(__x86_64__)
-	uint64_t hi = (uint64_t)((unsigned __int128)n >> 64);
-
-	if (n >= 0 && d > 0 && d <= (__int128)UINT64_MAX && hi < (uint64_t)d) {
-		uint64_t qq, rr;
-
-		__asm__("divq %4"
-			: "=a"(qq), "=d"(rr)
-			: "a"((uint64_t)n), "d"(hi), "rm"((uint64_t)d));
-		q = qq;
-		r = rr;
-	} else
-#endif
-	{
-		q = n / d;
-		r = n % d;
-	}
-
-	if (r > d - r || (r == d - r && (q & 1)))
-		q++;
-	return q;
+	return &b->slots[slot_index(b, open_time)];
 }
 
-/* Exact 1e-16 sum to 1e-8, saturating. */
-static int64_t round_quote(__int128 q, uint8_t *flags)
+/* n / d rounded half to even, saturated at INT64_MAX (*ovf set); n >= 0,
+ * d > 0 (the sums are of positive prices and quantities). Each record made
+ * runs it three times: one 128/64-bit hardware divide while the quotient
+ * fits 64 bits (always, short of saturation), not the library division. */
+static int64_t div_half_even(__int128 n, int64_t d, int *ovf)
 {
-	__int128 v = div_half_even(q, SCALE);
+	uint64_t q, r, hi = (uint64_t)((unsigned __int128)n >> 64), ud = (uint64_t)d;
 
-	if (v > INT64_MAX) {
-		*flags |= TR_CANDLE_OVERFLOW;
+	if (hi >= ud) {
+		*ovf = 1; /* the quotient needs more than 64 bits */
 		return INT64_MAX;
 	}
-	return (int64_t)v;
+#if defined(__x86_64__)
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)n), "d"(hi), "rm"(ud));
+#else
+	q = (uint64_t)((unsigned __int128)n / ud);
+	r = (uint64_t)((unsigned __int128)n % ud);
+#endif
+	if (r > ud - r || (r == ud - r && (q & 1)))
+		q++;
+	if (q > INT64_MAX) {
+		*ovf = 1;
+		return INT64_MAX;
+	}
+	return (int64_t)q;
 }
 
+/* The record of slot s in b->rec. seq, symbol_id, interval_s and venue_id
+ * were set by tr_candle_new and never change. */
 static const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
 {
 	struct tr_candle *c = &b->rec;
+	int ovf = 0;
 
 	if (b->mat_slot == s && b->mat_gen == b->gen)
 		return c; /* unchanged since the last time: the divisions are done */
 	b->mat_slot = s;
 	b->mat_gen = b->gen;
-	memset(c, 0, sizeof *c);
 	c->open_time = s->open_time;
 	c->open = s->open;
 	c->high = s->high;
 	c->low = s->low;
 	c->close = s->close;
 	c->volume = s->volume;
-	c->quote_volume = round_quote(s->quote, &s->flags);
+	c->quote_volume = div_half_even(s->quote, SCALE, &ovf);
 	c->taker_buy_volume = s->tb_volume;
-	c->taker_buy_quote_volume = round_quote(s->tb_quote, &s->flags);
-	if (s->volume > 0) {
-		__int128 v = div_half_even(s->quote, s->volume);
-
-		c->vwap = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-	}
+	c->taker_buy_quote_volume = div_half_even(s->tb_quote, SCALE, &ovf);
+	if (ovf)
+		s->flags |= TR_CANDLE_OVERFLOW; /* a quote volume saturated */
+	c->vwap = s->volume > 0 ? div_half_even(s->quote, s->volume, &ovf) : 0;
 	c->first_trade_id = s->first_id;
 	c->last_trade_id = s->last_id;
 	c->ts_update = s->ts_update;
 	c->trade_count = s->trade_count;
-	c->symbol_id = b->cfg.symbol_id;
-	c->interval_s = b->cfg.interval_s;
-	c->venue_id = b->cfg.venue_id;
 	c->flags = (uint8_t)(s->flags | (s->final ? TR_CANDLE_FINAL : 0));
 	c->revision = s->revision;
 	return c;
@@ -278,9 +266,9 @@ static void close_slot(struct tr_candle_builder *b, struct slot *s)
 	b->have_prev = 1;
 }
 
-static void flat_bucket(struct tr_candle_builder *b, int64_t t)
+static void flat_bucket(struct tr_candle_builder *b, struct slot *s, int64_t t)
 {
-	struct slot *s = slot_of(b, t), tmp;
+	struct slot tmp;
 
 	/* The slot may hold a newer open bucket when fin lags far behind: then
 	 * publish the flat candle without keeping it (it cannot be revised). */
@@ -311,14 +299,16 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 		t = b->fin;
 	else if (!next_open(b, INT64_MIN, &t))
 		t = limit;
+	/* consecutive buckets sit in consecutive slots: one division here */
+	uint32_t i = t < limit ? slot_index(b, t) : 0;
 	while (t < limit) {
-		struct slot *s = slot_of(b, t);
+		struct slot *s = &b->slots[i];
 
 		if (s->used && s->open_time == t && !s->final) {
 			close_slot(b, s);
 			n++;
 		} else if (b->cfg.policy == TR_CANDLE_POLICY_FLAT && b->have_prev) {
-			flat_bucket(b, t);
+			flat_bucket(b, s, t);
 			n++;
 		} else {
 			/* Skip straight to the next bucket with trades. */
@@ -327,9 +317,11 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 			if (!next_open(b, t, &nx) || nx >= limit)
 				break;
 			t = nx;
+			i = slot_index(b, t);
 			continue;
 		}
 		t += b->iv;
+		i = i + 1 == b->nslots ? 0 : i + 1;
 	}
 	b->fin = limit;
 	b->fin_set = 1;
@@ -676,13 +668,22 @@ int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 	int64_t wm = watermark(b, now_ns);
 	int n = 0;
 
-	/* Nothing closes before the watermark reaches the bucket after fin:
-	 * skip the division (the timer calls this often). */
-	if (!b->fin_set || wm >= b->fin + b->iv || wm < b->fin)
+	/* Nothing closes before the watermark reaches the bucket after fin, and
+	 * up to the bucket after that the new fin is fin + iv: no division in
+	 * either case (the timer calls this for every builder, 10 times a
+	 * second). An older watermark finalizes nothing. */
+	if (!b->fin_set)
 		n = finalize_before(b, align(b->iv, b->offset, wm));
+	else if (wm >= b->fin + b->iv)
+		n = finalize_before(b, wm - b->iv < b->fin + b->iv ? b->fin + b->iv
+								   : align(b->iv, b->offset, wm));
 
-	if (b->have_newest)
-		maybe_partial(b, slot_of(b, b->newest), now_ns);
+	if (b->have_newest) {
+		struct slot *s = newest_slot(b); /* the hot slot: no division */
+
+		if (s->used && s->open_time == b->newest)
+			maybe_partial(b, s, now_ns);
+	}
 	return n;
 }
 

@@ -403,6 +403,27 @@ int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out)
 	return 1;
 }
 
+int tr_s24_read_change(const struct tr_s24 *s, struct tr_stats24h *out)
+{
+	if (!s->have_last) {
+		out->last = out->open = out->change_pct = 0;
+		out->trade_count = 0;
+		return -ENODATA;
+	}
+	out->last = s->last;
+	out->trade_count = s->count;
+	if (s->head == s->tail) {
+		out->open = s->last;
+		out->change_pct = 0;
+		out->trade_count = 0;
+		return 0;
+	}
+	out->open = bucket(s, s->head)->open;
+	out->change_pct =
+	    out->open ? div_round(((i128)s->last - out->open) * 10000000000ll, out->open) : 0;
+	return 1;
+}
+
 /* a ranks before b in `best` order (larger change first, then lower id). */
 static int better(const struct tr_mover *a, const struct tr_mover *b)
 {

@@ -83,6 +83,11 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now);
  * empty, -ENODATA (and *out zeroed) if no trade was ever counted. */
 int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out);
 
+/* What a movers ranking needs of tr_s24_read(), for one division instead of
+ * three: sets only last, open, change_pct and trade_count of *out (the rest
+ * is left as it was). Same return values as tr_s24_read(). */
+int tr_s24_read_change(const struct tr_s24 *s, struct tr_stats24h *out);
+
 /* Trades in the window, as tr_stats24h.trade_count. */
 uint64_t tr_s24_trade_count(const struct tr_s24 *s);
 
