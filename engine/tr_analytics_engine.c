@@ -346,13 +346,20 @@ fail:
 	return NULL;
 }
 
-static struct ae_sym *sym_get(struct tr_ae *a, uint32_t id, uint16_t venue)
+static __attribute__((noinline)) struct ae_sym *sym_add(struct tr_ae *a, uint32_t id,
+							uint16_t venue)
+{
+	if (!(a->sym[id] = sym_new(a, id, venue)))
+		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
+	return a->sym[id];
+}
+
+/* Twice per trade: the lookup inline, the first-trade setup out of line. */
+static inline struct ae_sym *sym_get(struct tr_ae *a, uint32_t id, uint16_t venue)
 {
 	if (id >= a->cap)
 		return NULL;
-	if (!a->sym[id] && !(a->sym[id] = sym_new(a, id, venue)))
-		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
-	return a->sym[id];
+	return a->sym[id] ? a->sym[id] : sym_add(a, id, venue);
 }
 
 static void rank(struct tr_ae *a, int64_t clock);

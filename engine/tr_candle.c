@@ -475,7 +475,7 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 }
 
 /* apply() of a whole aggregate: the same result as applying its trades. */
-static void merge(struct slot *s, const struct tr_candle_agg *g)
+static inline void merge(struct slot *s, const struct tr_candle_agg *g)
 {
 	if (!s->trade_count && !(s->flags & TR_CANDLE_EMPTY) && !s->volume) {
 		s->open = g->open;
@@ -630,8 +630,17 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 
 int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
 {
+	struct slot *h = b->hot;
+
 	if (!g->trades)
 		return TR_CANDLE_ADD_APPLIED;
+	if (h && g->open_ts >= b->hot_lo && g->open_ts < b->hot_hi && h->used && !h->final &&
+	    h->open_time == b->hot_lo && b->cfg.lazy_partials) {
+		b->gen++;
+		merge(h, g);
+		h->dirty = 1;
+		return TR_CANDLE_ADD_APPLIED;
+	}
 	return add(b, NULL, g, g->open_ts, now_ns);
 }
 

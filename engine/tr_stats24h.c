@@ -249,29 +249,32 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now)
 		s->clock = now;
 }
 
-int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
-	       uint32_t trade_count)
+/* A counted trade's sums, into its bucket e and the window, and `last`. */
+static inline void count_trade(struct tr_s24 *s, struct s24_bucket *e, int64_t ts, int64_t price,
+			       int64_t qty, uint64_t trade_id, uint32_t trade_count)
+{
+	i128 pq = (i128)price * qty;
+
+	e->count += trade_count;
+	e->volume += qty;
+	e->quote += pq;
+	s->count += trade_count;
+	s->volume += qty;
+	s->quote += pq;
+	if (!s->have_last || ts >= s->last_ts) {
+		s->have_last = 1;
+		s->last = price;
+		s->last_ts = ts;
+		s->last_id = trade_id;
+	}
+}
+
+/* Any trade but one into the newest bucket (tr_s24_add's fast path). */
+static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int64_t price,
+					      int64_t qty, uint64_t trade_id, uint32_t trade_count)
 {
 	struct s24_bucket *e;
 	uint64_t seq;
-
-	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
-		/* Into the newest bucket, still in the window: nothing expires
-		 * that the clock had not already expired. */
-		seq = s->tail - 1;
-		e = bucket(s, seq);
-		if (ts > s->clock)
-			s->clock = ts;
-		if (price > e->high) {
-			e->high = price;
-			push_high(s, seq);
-		}
-		if (price < e->low) {
-			e->low = price;
-			push_low(s, seq);
-		}
-		goto sums;
-	}
 	int64_t idx = floor_div(ts, s->bucket_ns);
 	int first = !s->started;
 
@@ -306,20 +309,31 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 			push_low(s, seq);
 		}
 	}
-sums:
-	e->count += trade_count;
-	e->volume += qty;
-	e->quote += (i128)price * qty;
-	s->count += trade_count;
-	s->volume += qty;
-	s->quote += (i128)price * qty;
+	count_trade(s, e, ts, price, qty, trade_id, trade_count);
+	return 0;
+}
 
-	if (!s->have_last || ts >= s->last_ts) {
-		s->have_last = 1;
-		s->last = price;
-		s->last_ts = ts;
-		s->last_id = trade_id;
+int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
+	       uint32_t trade_count)
+{
+	if (!(ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail))
+		return add_slow(s, ts, price, qty, trade_id, trade_count);
+	/* Into the newest bucket, still in the window: nothing expires that
+	 * the clock had not already expired. */
+	uint64_t seq = s->tail - 1;
+	struct s24_bucket *e = bucket(s, seq);
+
+	if (ts > s->clock)
+		s->clock = ts;
+	if (price > e->high) {
+		e->high = price;
+		push_high(s, seq);
 	}
+	if (price < e->low) {
+		e->low = price;
+		push_low(s, seq);
+	}
+	count_trade(s, e, ts, price, qty, trade_id, trade_count);
 	return 0;
 }
 
