@@ -49,6 +49,14 @@ struct ae_sym {
 	 * per trade. span_ok: the span's buckets are open in every builder. */
 	struct tr_candle_agg agg;
 	int span_ok;
+	/* The 24 h window gets the trades the aggregate holds when it is
+	 * folded, not one by one (not for a symbol with alert rules: change
+	 * rules read the window on every trade). */
+	int batch24;
+	/* The builders' current candles as the timer left them, for the
+	 * refresh that follows in the same run (cur_ok: valid until then). */
+	const struct tr_candle *cur[TR_MAX_INTERVALS];
+	int cur_ok;
 	struct tr_candle_builder *cb[TR_MAX_INTERVALS];
 	struct ae_cctx cctx[TR_MAX_INTERVALS];
 	struct tr_ind *ind[TR_MAX_INTERVALS];
@@ -99,13 +107,33 @@ static void mark(struct tr_ae *a, struct ae_sym *s)
 	}
 }
 
-/* Merge the pending trades into every builder. */
+/* The aggregate's trades into the 24 h window, as if added one by one. */
+static void fold24(struct ae_sym *s)
+{
+	const struct tr_candle_agg *g = &s->agg;
+	struct tr_s24_batch b = {.first_price = g->arr_price,
+				 .first_id = g->arr_id,
+				 .last_ts = g->lat_ts,
+				 .last_price = g->lat_price,
+				 .last_id = g->lat_id,
+				 .high = g->high,
+				 .low = g->low,
+				 .count = g->trade_count,
+				 .volume = g->volume,
+				 .quote = g->quote};
+
+	if (s->batch24)
+		tr_s24_add_batch(s->s24, &b);
+}
+
+/* Merge the pending trades into every builder and the 24 h window. */
 static void fold(struct tr_ae *a, struct ae_sym *s)
 {
 	if (!s->agg.trades)
 		return;
 	for (unsigned k = 0; k < a->cfg.ninterval; k++)
 		tr_candle_add_agg(s->cb[k], &s->agg, a->clock);
+	fold24(s);
 	tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
 }
 
@@ -340,6 +368,7 @@ static struct ae_sym *sym_new(struct tr_ae *a, uint32_t id, uint16_t venue)
 		}
 		s->rules |= 1ull << i;
 	}
+	s->batch24 = !s->rules;
 	return s;
 fail:
 	sym_free(s);
@@ -427,10 +456,16 @@ static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 	struct tr_stats24h st;
 	struct tr_sym_analytics an;
 
-	fold(a, s);
+	if (!s->cur_ok) {
+		fold(a, s);
+		for (unsigned k = 0; k < a->cfg.ninterval; k++) {
+			tr_candle_partial(s->cb[k], a->clock);
+			s->cur[k] = tr_candle_current(s->cb[k]);
+		}
+	}
+	s->cur_ok = 0;
 	for (unsigned k = 0; k < a->cfg.ninterval; k++) {
-		tr_candle_partial(s->cb[k], a->clock);
-		const struct tr_candle *c = tr_candle_current(s->cb[k]);
+		const struct tr_candle *c = s->cur[k];
 
 		if (c) {
 			tr_latest_put(l, &l->candles[k], c, sizeof *c);
@@ -559,15 +594,13 @@ static void trade_alerts(struct tr_ae *a, struct ae_sym *s, const struct tr_trad
 	}
 }
 
-void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
+/* tr_ae_trade() of any trade: outliers to report, non-market prints, a new
+ * span, out-of-order and late trades, stale symbols, alert rules. */
+static __attribute__((noinline)) void trade_slow(struct tr_ae *a, struct ae_sym *s,
+						 const struct tr_trade *t, int64_t clock)
 {
-	struct ae_sym *s = sym_get(a, t->symbol_id, t->venue_id);
-	bool late = false;
+	bool late = false, direct = true; /* direct: not via the aggregate */
 
-	if (clock > a->clock)
-		a->clock = clock;
-	if (!s)
-		return;
 	if (t->flags & TR_TRADE_OUTLIER) {
 		struct tr_event ev;
 
@@ -581,12 +614,17 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 	}
 	if (t->flags & TR_TRADE_NONMARKET)
 		return; /* not in candles, windows or checks: not a market price */
-	if (t->price <= 0 || t->qty <= 0)
-		goto windows; /* candles refuse it (tr_candle_add: -EINVAL); so must the aggregate
-			       */
+	if (t->price <= 0 || t->qty <= 0) {
+		/* candles refuse it (tr_candle_add: -EINVAL); so must the
+		 * aggregate. The window counts it, after the trades before it. */
+		if (s->batch24)
+			fold(a, s);
+		goto window;
+	}
 	if (t->ts_event >= s->agg.span_lo && t->ts_event < s->agg.span_hi && s->span_ok) {
 		tr_candle_agg_add(&s->agg, t); /* the common case */
-		goto windows;
+		direct = false;
+		goto window;
 	}
 	fold(a, s);
 	if (t->ts_event >= s->agg.span_hi || !s->span_ok) {
@@ -600,7 +638,8 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 			tr_candle_agg_reset(&s->agg, lo, lo + NS_PER_S);
 			s->span_ok = 1;
 			tr_candle_agg_add(&s->agg, t);
-			goto windows;
+			direct = false;
+			goto window;
 		}
 	}
 	/* Out of order, or into a closed candle: one add per builder, which
@@ -619,8 +658,9 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 			ev.u.late.interval_s = a->cfg.intervals_s[k];
 			a->publish(a->ctx, TR_KIND_EVENT, &ev);
 		}
-windows:
-	tr_s24_add_trade(s->s24, t);
+window:
+	if (direct || !s->batch24)
+		tr_s24_add_trade(s->s24, t);
 	/* Stale: a silence long enough is reported even if no timer ran in it
 	 * (a replay at full speed), so the events do not depend on the pace. */
 	if (a->stale_ns && s->last_recv) {
@@ -639,6 +679,29 @@ windows:
 	s->last_evt = t->ts_event;
 	if (s->rules)
 		trade_alerts(a, s, t);
+	mark(a, s);
+}
+
+void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
+{
+	struct ae_sym *s = sym_get(a, t->symbol_id, t->venue_id);
+
+	if (clock > a->clock)
+		a->clock = clock;
+	if (!s)
+		return;
+	/* The common case, which trade_slow() handles the same way: a market
+	 * trade into the current span, no stale state to change, no rules. */
+	if ((t->flags & (TR_TRADE_OUTLIER | TR_TRADE_NONMARKET)) || t->price <= 0 || t->qty <= 0 ||
+	    t->ts_event < s->agg.span_lo || t->ts_event >= s->agg.span_hi || !s->span_ok ||
+	    s->rules || s->stale ||
+	    (a->stale_ns && s->last_recv && t->ts_recv - s->last_recv >= a->stale_ns)) {
+		trade_slow(a, s, t, clock);
+		return;
+	}
+	tr_candle_agg_add(&s->agg, t); /* and the 24 h window at the next fold (batch24) */
+	s->last_recv = t->ts_recv;
+	s->last_evt = t->ts_event;
 	mark(a, s);
 }
 
@@ -734,9 +797,14 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 
 		if (!s)
 			continue;
-		fold(a, s);
+		/* merge, advance, partial and current candle: one call per builder */
+		const struct tr_candle_agg *g = s->agg.trades ? &s->agg : NULL;
 		for (unsigned k = 0; k < a->cfg.ninterval; k++)
-			tr_candle_advance(s->cb[k], a->clock);
+			s->cur[k] = tr_candle_tick(s->cb[k], g, a->clock);
+		if (g) {
+			fold24(s);
+			tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
+		}
 		s->span_ok = 0; /* the watermark moved: re-check before aggregating */
 		tr_s24_advance(s->s24, a->clock);
 		if (a->stale_ns && s->last_recv && !s->stale &&
@@ -747,7 +815,8 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 			mark(a, s);
 		}
 		if (!s->dirty && recv - s->flushed >= NS_PER_S)
-			mark(a, s); /* windows and the 1 h change age with the clock */
+			mark(a, s);   /* windows and the 1 h change age with the clock */
+		s->cur_ok = s->dirty; /* refreshed below, before any other builder call */
 	}
 	refresh_dirty(a, recv, 1);
 	int64_t sec = a->clock / NS_PER_S;

@@ -434,10 +434,17 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 	uint32_t cnt = (t->flags & TR_TRADE_AGG) && t->trade_count ? t->trade_count : 1;
 	__int128 pq = (__int128)t->price * t->qty;
 
+	if (t->ts_event >= g->lat_ts || !g->trades) {
+		g->lat_ts = t->ts_event;
+		g->lat_price = t->price;
+		g->lat_id = t->trade_id;
+	}
 	if (!g->trades++) {
 		g->open = g->high = g->low = g->close = t->price;
 		g->open_ts = g->close_ts = g->ts_update = t->ts_event;
 		g->open_id = g->close_id = g->first_id = g->last_id = t->trade_id;
+		g->arr_price = t->price;
+		g->arr_id = t->trade_id;
 	} else {
 		if (t->price > g->high)
 			g->high = t->price;
@@ -474,32 +481,34 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 		g->flags |= TR_CANDLE_GAP;
 }
 
-/* apply() of a whole aggregate: the same result as applying its trades. */
+/* The first trades of a bucket, or the first into a flat candle (which has
+ * no volume; the aggregate replaces its prices): the aggregate's prices. */
+static __attribute__((noinline)) void merge_first(struct slot *s, const struct tr_candle_agg *g)
+{
+	s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
+	s->open = g->open;
+	s->high = g->high;
+	s->low = g->low;
+	s->close = g->close;
+	s->open_ts = g->open_ts;
+	s->close_ts = g->close_ts;
+	s->ts_update = g->ts_update;
+	s->open_id = g->open_id;
+	s->close_id = g->close_id;
+	s->first_id = g->first_id;
+	s->last_id = g->last_id;
+}
+
+/* apply() of a whole aggregate: the same result as applying its trades.
+ * Six times per symbol and timer run, so the first-trades case is out of
+ * line and the rest is compares and adds. */
 static inline void merge(struct slot *s, const struct tr_candle_agg *g)
 {
-	if (!s->trade_count && !(s->flags & TR_CANDLE_EMPTY) && !s->volume) {
-		s->open = g->open;
-		s->high = g->high;
-		s->low = g->low;
-		s->close = g->close;
-		s->open_ts = g->open_ts;
-		s->close_ts = g->close_ts;
-		s->ts_update = g->ts_update;
-		s->open_id = g->open_id;
-		s->close_id = g->close_id;
-		s->first_id = g->first_id;
-		s->last_id = g->last_id;
+	if (__builtin_expect((!s->trade_count && !s->volume) || (s->flags & TR_CANDLE_EMPTY), 0)) {
+		merge_first(s, g);
 	} else {
-		if (s->flags & TR_CANDLE_EMPTY) {
-			s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
-			s->open = s->high = s->low = s->close = g->open;
-			s->open_ts = s->close_ts = s->ts_update = g->open_ts;
-			s->open_id = s->close_id = s->first_id = s->last_id = g->open_id;
-		}
-		if (g->high > s->high)
-			s->high = g->high;
-		if (g->low < s->low)
-			s->low = g->low;
+		s->high = g->high > s->high ? g->high : s->high;
+		s->low = g->low < s->low ? g->low : s->low;
 		if (key_less(g->open_ts, g->open_id, s->open_ts, s->open_id)) {
 			s->open = g->open;
 			s->open_ts = g->open_ts;
@@ -510,12 +519,9 @@ static inline void merge(struct slot *s, const struct tr_candle_agg *g)
 			s->close_ts = g->close_ts;
 			s->close_id = g->close_id;
 		}
-		if (g->first_id < s->first_id)
-			s->first_id = g->first_id;
-		if (g->last_id > s->last_id)
-			s->last_id = g->last_id;
-		if (g->ts_update > s->ts_update)
-			s->ts_update = g->ts_update;
+		s->first_id = g->first_id < s->first_id ? g->first_id : s->first_id;
+		s->last_id = g->last_id > s->last_id ? g->last_id : s->last_id;
+		s->ts_update = g->ts_update > s->ts_update ? g->ts_update : s->ts_update;
 	}
 	s->volume = sat_add(s->volume, g->volume, &s->flags);
 	s->quote = sat_add128(s->quote, g->quote, &s->flags);
@@ -694,6 +700,15 @@ int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 			maybe_partial(b, s, now_ns);
 	}
 	return n;
+}
+
+const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
+				       int64_t now_ns)
+{
+	if (g)
+		tr_candle_add_agg(b, g, now_ns);
+	tr_candle_advance(b, now_ns);
+	return tr_candle_current(b);
 }
 
 int tr_candle_flush(struct tr_candle_builder *b)

@@ -141,6 +141,13 @@ struct tr_candle_agg {
 	uint32_t trade_count;	  /* underlying trades */
 	uint32_t trades;	  /* records added */
 	uint8_t flags;		  /* TR_CANDLE_GAP, TR_CANDLE_OVERFLOW */
+	/* For a rolling window fed by the same aggregate (tr_s24_batch): the
+	 * first trade to arrive, and the latest by time, of equal times the
+	 * last to arrive. */
+	int64_t arr_price;
+	uint64_t arr_id;
+	int64_t lat_ts, lat_price;
+	uint64_t lat_id;
 };
 
 void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi);
@@ -159,6 +166,12 @@ int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts);
  * table, so a partial and the latest-table copy share one materialization).
  * Returns 1 if a partial went out. */
 int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns);
+
+/* The engine timer's whole step for one builder: merge g (NULL or empty:
+ * nothing), advance to now_ns (finals, a due partial), and return
+ * tr_candle_current(). One call instead of three per builder and run. */
+const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
+				       int64_t now_ns);
 
 /* Finalize every open bucket now, regardless of the watermark (end of a
  * replay, shutdown). Returns the number of final records emitted. */

@@ -337,6 +337,73 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 	return 0;
 }
 
+int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b)
+{
+	struct s24_bucket *e;
+	uint64_t seq;
+	int64_t ts = b->last_ts; /* every trade of the batch is in its bucket */
+
+	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
+		seq = s->tail - 1; /* the newest bucket, as tr_s24_add()'s fast path */
+		if (ts > s->clock)
+			s->clock = ts;
+	} else {
+		int64_t idx = floor_div(ts, s->bucket_ns);
+		int first = !s->started;
+
+		expire_to(s, idx);
+		if (first || ts > s->clock)
+			s->clock = ts;
+		if (idx < s->cur - s->nb)
+			return 1;
+		if (s->head == s->tail || idx > bucket(s, s->tail - 1)->idx) {
+			/* made by the first trade to arrive; the others raise or
+			 * lower it, which pushing the batch's high and low once does
+			 * to the deques as well */
+			if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
+				return -ENOMEM;
+			seq = s->tail++;
+			e = bucket(s, seq);
+			e->idx = idx;
+			e->open = b->first_price;
+			e->high = b->high;
+			e->low = b->low;
+			e->first_id = b->first_id;
+			e->count = 0;
+			e->volume = e->quote = 0;
+			push_high(s, seq);
+			push_low(s, seq);
+			s->fast_lo = idx * s->bucket_ns;
+			s->fast_hi = s->fast_lo + s->bucket_ns;
+			goto sums;
+		}
+		seq = s->tail - 1;
+	}
+	e = bucket(s, seq);
+	if (b->high > e->high) {
+		e->high = b->high;
+		push_high(s, seq);
+	}
+	if (b->low < e->low) {
+		e->low = b->low;
+		push_low(s, seq);
+	}
+sums:
+	e->count += b->count;
+	e->volume += b->volume;
+	e->quote += b->quote;
+	s->count += b->count;
+	s->volume += b->volume;
+	s->quote += b->quote;
+	if (!s->have_last || ts >= s->last_ts) {
+		s->have_last = 1;
+		s->last = b->last_price;
+		s->last_ts = ts;
+		s->last_id = b->last_id;
+	}
+	return 0;
+}
+
 int tr_s24_add_trade(struct tr_s24 *s, const struct tr_trade *t)
 {
 	return tr_s24_add(s, t->ts_event, t->price, t->qty, t->trade_id,

@@ -62,6 +62,25 @@ void tr_s24_free(struct tr_s24 *s);
 int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
 	       uint32_t trade_count);
 
+/* Trades that all fall in one bucket, summed up: what tr_s24_add() of each,
+ * in the order they arrived, would count. first_*: the first to arrive;
+ * last_*: the latest by time, of equal times the one that arrived last
+ * (so last_ts is the largest time); count: sum of trade_count. */
+struct tr_s24_batch {
+	int64_t first_price;
+	uint64_t first_id;
+	int64_t last_ts, last_price;
+	uint64_t last_id;
+	int64_t high, low;
+	uint64_t count;
+	__int128 volume; /* x 1e-8 */
+	__int128 quote;	 /* sum price*qty, x 1e-16 */
+};
+
+/* tr_s24_add() of every trade of a batch, for the work of one. Same return
+ * values. */
+int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b);
+
 /* tr_s24_add() of a published trade record (ts_event, price, qty, trade_id,
  * trade_count). Which prints count is the caller's choice. */
 int tr_s24_add_trade(struct tr_s24 *s, const struct tr_trade *t);
