@@ -408,7 +408,8 @@ void tr_outlier_free(struct tr_outlier *o)
 	o->ring = o->scratch = NULL;
 }
 
-static void outlier_recompute(struct tr_outlier *o)
+/* Once per window trades: out of line, so the per-trade check stays small. */
+static __attribute__((noinline)) void outlier_recompute(struct tr_outlier *o)
 {
 	uint32_t n = o->window, k = (n - 1) / 2;
 

@@ -424,9 +424,13 @@ static void apply(struct slot *s, const struct tr_trade *t)
 
 void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi)
 {
-	memset(g, 0, sizeof *g);
+	/* the sums; the rest is set by the first tr_candle_agg_add */
 	g->span_lo = span_lo;
 	g->span_hi = span_hi;
+	g->volume = g->tb_volume = 0;
+	g->quote = g->tb_quote = 0;
+	g->trade_count = g->trades = 0;
+	g->flags = 0;
 }
 
 void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)

@@ -41,8 +41,9 @@ struct tr_s24 {
 	int64_t nb; /* window_ns / bucket_ns: the window is buckets [cur - nb, cur] */
 
 	int started;
-	int64_t cur;   /* bucket index of the clock */
-	int64_t clock; /* ns: the latest trade or advance time */
+	int64_t cur;	/* bucket index of the clock */
+	int64_t cur_lo; /* its start, ns */
+	int64_t clock;	/* ns: the latest trade or advance time */
 
 	struct s24_bucket *b;
 	uint64_t *hi, *lo;
@@ -135,6 +136,21 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The bucket of time ts: the clock's or the next without a division (the
+ * timer and every new second ask), else floor(ts / bucket_ns). */
+static int64_t bucket_idx(const struct tr_s24 *s, int64_t ts)
+{
+	if (s->started && ts >= s->cur_lo) {
+		uint64_t d = (uint64_t)ts - (uint64_t)s->cur_lo, b = (uint64_t)s->bucket_ns;
+
+		if (d < b)
+			return s->cur;
+		if (d - b < b)
+			return s->cur + 1;
+	}
+	return floor_div(ts, s->bucket_ns);
+}
+
 /* Double the capacity, keeping every live entry at its sequence number. */
 static int grow(struct tr_s24 *s)
 {
@@ -187,12 +203,11 @@ static void push_low(struct tr_s24 *s, uint64_t seq)
 /* Move the clock to bucket idx and drop the buckets before the window. */
 static void expire_to(struct tr_s24 *s, int64_t idx)
 {
-	if (!s->started) {
+	if (!s->started || idx > s->cur) {
 		s->started = 1;
 		s->cur = idx;
+		s->cur_lo = idx * s->bucket_ns;
 	}
-	if (idx > s->cur)
-		s->cur = idx;
 	while (s->head != s->tail && bucket(s, s->head)->idx < s->cur - s->nb) {
 		struct s24_bucket *e = bucket(s, s->head);
 		s->volume -= e->volume;
@@ -244,7 +259,7 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now)
 {
 	int first = !s->started;
 
-	expire_to(s, floor_div(now, s->bucket_ns));
+	expire_to(s, bucket_idx(s, now));
 	if (first || now > s->clock)
 		s->clock = now;
 }
@@ -275,7 +290,7 @@ static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int6
 {
 	struct s24_bucket *e;
 	uint64_t seq;
-	int64_t idx = floor_div(ts, s->bucket_ns);
+	int64_t idx = bucket_idx(s, ts);
 	int first = !s->started;
 
 	expire_to(s, idx);
@@ -348,7 +363,7 @@ int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b)
 		if (ts > s->clock)
 			s->clock = ts;
 	} else {
-		int64_t idx = floor_div(ts, s->bucket_ns);
+		int64_t idx = bucket_idx(s, ts);
 		int first = !s->started;
 
 		expire_to(s, idx);
