@@ -274,12 +274,11 @@ static int on_final(struct tr_ae *a, struct ae_sym *s, unsigned k, const struct 
 	return fresh;
 }
 
-static void candle_emit(void *arg, const struct tr_candle *c)
+static void candle_emit(void *arg, struct tr_candle *c)
 {
 	struct ae_cctx *cc = arg;
-	struct tr_candle rec = *c;
 
-	cc->a->publish(cc->a->ctx, TR_KIND_CANDLE, &rec);
+	cc->a->publish(cc->a->ctx, TR_KIND_CANDLE, c); /* stamps c->seq */
 	if (c->flags & TR_CANDLE_FINAL) {
 		on_final(cc->a, cc->s, cc->k, c, 1);
 		mark(cc->a, cc->s);

@@ -190,6 +190,48 @@ static int64_t div_half_even(__int128 n, int64_t d, int *ovf)
 	return (int64_t)q;
 }
 
+/* div_half_even(n, 1e8) for the quote volumes, without the divider: n
+ * times a precomputed reciprocal (Moller and Granlund, "Improved division
+ * by invariant integers", 2011, algorithm 4, on the divisor normalized to
+ * 1e8 << 37). Two multiplies pipeline; three divides on one divider do not,
+ * and a record rounds two quote sums besides its vwap. */
+#define D8_SHIFT 37 /* leading zero bits of 1e8 */
+#define D8_NORM ((uint64_t)SCALE << D8_SHIFT)
+#define D8_RECIP ((uint64_t)(~(unsigned __int128)0 / D8_NORM)) /* - 2^64, mod 2^64 */
+
+static int64_t div_half_even_1e8(__int128 n, int *ovf)
+{
+	unsigned __int128 u = (unsigned __int128)n;
+
+	if (u >> 64 >= (uint64_t)SCALE) {
+		*ovf = 1; /* the quotient needs more than 64 bits */
+		return INT64_MAX;
+	}
+	u <<= D8_SHIFT; /* n < 1e8 * 2^64 < 2^91: nothing lost */
+	uint64_t u1 = (uint64_t)(u >> 64), u0 = (uint64_t)u;
+	unsigned __int128 p = (unsigned __int128)D8_RECIP * u1 + u;
+
+	p += (unsigned __int128)1 << 64; /* + (u1 + 1) * 2^64 + u0, with p's u1 * 2^64 above */
+	uint64_t q = (uint64_t)(p >> 64), r = u0 - q * D8_NORM;
+
+	if (r > (uint64_t)p) {
+		q--;
+		r += D8_NORM;
+	}
+	if (r >= D8_NORM) {
+		q++;
+		r -= D8_NORM;
+	}
+	r >>= D8_SHIFT;
+	if (r > (uint64_t)SCALE - r || (r == (uint64_t)SCALE - r && (q & 1)))
+		q++;
+	if (q > INT64_MAX) {
+		*ovf = 1;
+		return INT64_MAX;
+	}
+	return (int64_t)q;
+}
+
 /* The record of slot s in b->rec. seq, symbol_id, interval_s and venue_id
  * were set by tr_candle_new and never change. */
 static const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
@@ -207,9 +249,9 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 	c->low = s->low;
 	c->close = s->close;
 	c->volume = s->volume;
-	c->quote_volume = div_half_even(s->quote, SCALE, &ovf);
+	c->quote_volume = div_half_even_1e8(s->quote, &ovf);
 	c->taker_buy_volume = s->tb_volume;
-	c->taker_buy_quote_volume = div_half_even(s->tb_quote, SCALE, &ovf);
+	c->taker_buy_quote_volume = div_half_even_1e8(s->tb_quote, &ovf);
 	if (ovf)
 		s->flags |= TR_CANDLE_OVERFLOW; /* a quote volume saturated */
 	c->vwap = s->volume > 0 ? div_half_even(s->quote, s->volume, &ovf) : 0;
@@ -224,10 +266,11 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 
 static void emit(struct tr_candle_builder *b, struct slot *s)
 {
-	const struct tr_candle *c = materialize(b, s);
-
-	if (b->cfg.emit)
-		b->cfg.emit(b->cfg.ctx, c);
+	materialize(b, s);
+	if (b->cfg.emit) {
+		b->cfg.emit(b->cfg.ctx, &b->rec);
+		b->rec.seq = 0; /* the callback may have stamped it */
+	}
 }
 
 static void note_newest(struct tr_candle_builder *b, int64_t t)
@@ -450,10 +493,9 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 		g->arr_price = t->price;
 		g->arr_id = t->trade_id;
 	} else {
-		if (t->price > g->high)
-			g->high = t->price;
-		if (t->price < g->low)
-			g->low = t->price;
+		/* prices go up and down at random: no branches to mispredict */
+		g->high = t->price > g->high ? t->price : g->high;
+		g->low = t->price < g->low ? t->price : g->low;
 		if (key_less(t->ts_event, t->trade_id, g->open_ts, g->open_id)) {
 			g->open = t->price;
 			g->open_ts = t->ts_event;

@@ -54,8 +54,9 @@
  *   made when a record is made, and a record is only remade after a change.
  *
  * Records: the emit callback gets a pointer to a builder-owned struct
- * tr_candle valid during the call; seq is 0 (the ring writer stamps it).
- * The callback must not call back into the same builder.
+ * tr_candle valid during the call; seq is 0 and the callback may set it
+ * (the ring writer stamps it); the builder clears it again. The callback
+ * must not call back into the same builder.
  *
  * Threading: a builder is used by one thread at a time.
  */
@@ -82,7 +83,9 @@ enum tr_candle_add_result {
 
 #define TR_CANDLE_MAX_SLOTS 4096u
 
-typedef void (*tr_candle_emit_fn)(void *ctx, const struct tr_candle *c);
+/* c is the builder's record; the callback may stamp its seq (publishing it
+ * as it is, without a copy), and nothing else. */
+typedef void (*tr_candle_emit_fn)(void *ctx, struct tr_candle *c);
 
 struct tr_candle_cfg {
 	uint32_t interval_s;	/* one of Binance's intervals (tr_candle_interval_valid) */
