@@ -408,7 +408,8 @@ void tr_outlier_free(struct tr_outlier *o)
 	o->ring = o->scratch = NULL;
 }
 
-static void outlier_recompute(struct tr_outlier *o)
+/* Once per window trades: out of line, so the per-trade check stays small. */
+static __attribute__((noinline)) void outlier_recompute(struct tr_outlier *o)
 {
 	uint32_t n = o->window, k = (n - 1) / 2;
 
@@ -423,6 +424,12 @@ static void outlier_recompute(struct tr_outlier *o)
 	o->limit = o->mad > floor ? o->mad : floor;
 	if (o->limit < 1)
 		o->limit = 1;
+	/* |price - ref| * 1e8 > mads * limit  <=>  |price - ref| > band for an
+	 * integer difference, band = floor(mads * limit / 1e8) */
+	i128 band = (i128)o->mads * o->limit / TR_SCALE;
+	i128 lo = (i128)o->ref - band, hi = (i128)o->ref + band;
+	o->lo = lo < INT64_MIN ? INT64_MIN : (int64_t)lo; /* clamped: no price beyond */
+	o->hi = hi > INT64_MAX ? INT64_MAX : (int64_t)hi;
 	o->valid = 1;
 	o->since = 0;
 }
@@ -431,16 +438,13 @@ int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation)
 {
 	int out = 0;
 
-	if (o->valid && o->mads) {
+	if (o->valid && o->mads && (price < o->lo || price > o->hi)) {
 		i128 d = (i128)price - o->ref;
 		if (d < 0)
 			d = -d;
-		/* d / limit > mads / 1e8, without dividing in the common case */
-		if (d * TR_SCALE > (i128)o->mads * o->limit) {
-			i128 dev = d * TR_SCALE / o->limit;
-			*deviation = dev > INT64_MAX ? INT64_MAX : (int64_t)dev;
-			out = 1;
-		}
+		i128 dev = d * TR_SCALE / o->limit;
+		*deviation = dev > INT64_MAX ? INT64_MAX : (int64_t)dev;
+		out = 1;
 	}
 	o->ring[o->pos] = price;
 	o->pos = o->pos + 1 == o->window ? 0 : o->pos + 1;

@@ -10,8 +10,9 @@
  *   median so that a run of equal prices (MAD 0, common) does not make every
  *   tick an outlier. deviation = |price - median| / max(MAD, floor); an
  *   outlier has deviation > mads. The reference is recomputed every
- *   `window` trades (two quickselects over a copy), so a trade costs one
- *   store and one compare; it is judged against the reference of the trades
+ *   `window` trades (two quickselects over a copy), together with the price
+ *   band [lo, hi] that deviation > mads means, so a trade costs one store
+ *   and two compares; it is judged against the reference of the trades
  *   before it, and no verdict is given until the window is full.
  * - tr_spike: a closed candle's volume against the mean of the previous
  *   `window` closed candles of the same symbol and interval: score =
@@ -109,6 +110,7 @@ struct tr_outlier {
 	int valid;	  /* ref and mad are set */
 	int64_t ref, mad; /* median, MAD (before the floor) */
 	int64_t limit;	  /* max(mad, floor): the deviation unit */
+	int64_t lo, hi;	  /* prices outside [lo, hi] are outliers (from ref, limit, mads) */
 	int64_t *ring;	  /* window prices */
 	int64_t *scratch; /* window, for the selections */
 };

@@ -20,6 +20,7 @@
 #include "tr_writer.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,14 @@ struct ae_sym {
 	 * per trade. span_ok: the span's buckets are open in every builder. */
 	struct tr_candle_agg agg;
 	int span_ok;
+	/* The 24 h window gets the trades the aggregate holds when it is
+	 * folded, not one by one (not for a symbol with alert rules: change
+	 * rules read the window on every trade). */
+	int batch24;
+	/* The builders' current candles as the timer left them, for the
+	 * refresh that follows in the same run (cur_ok: valid until then). */
+	const struct tr_candle *cur[TR_MAX_INTERVALS];
+	int cur_ok;
 	struct tr_candle_builder *cb[TR_MAX_INTERVALS];
 	struct ae_cctx cctx[TR_MAX_INTERVALS];
 	struct tr_ind *ind[TR_MAX_INTERVALS];
@@ -84,6 +93,10 @@ struct tr_ae {
 	struct tr_ind_config icfg;
 	int ind_on;
 	int64_t clock; /* latest candle clock seen */
+	/* The movers ranking being built, and a copy of what the shared table
+	 * holds (valid once mv_written), so a ranking writes only its changes. */
+	struct tr_movers *mv, *mv_pub;
+	int mv_written;
 };
 
 static void mark(struct tr_ae *a, struct ae_sym *s)
@@ -94,13 +107,33 @@ static void mark(struct tr_ae *a, struct ae_sym *s)
 	}
 }
 
-/* Merge the pending trades into every builder. */
+/* The aggregate's trades into the 24 h window, as if added one by one. */
+static void fold24(struct ae_sym *s)
+{
+	const struct tr_candle_agg *g = &s->agg;
+	struct tr_s24_batch b = {.first_price = g->arr_price,
+				 .first_id = g->arr_id,
+				 .last_ts = g->lat_ts,
+				 .last_price = g->lat_price,
+				 .last_id = g->lat_id,
+				 .high = g->high,
+				 .low = g->low,
+				 .count = g->trade_count,
+				 .volume = g->volume,
+				 .quote = g->quote};
+
+	if (s->batch24)
+		tr_s24_add_batch(s->s24, &b);
+}
+
+/* Merge the pending trades into every builder and the 24 h window. */
 static void fold(struct tr_ae *a, struct ae_sym *s)
 {
 	if (!s->agg.trades)
 		return;
 	for (unsigned k = 0; k < a->cfg.ninterval; k++)
 		tr_candle_add_agg(s->cb[k], &s->agg, a->clock);
+	fold24(s);
 	tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
 }
 
@@ -241,12 +274,11 @@ static int on_final(struct tr_ae *a, struct ae_sym *s, unsigned k, const struct 
 	return fresh;
 }
 
-static void candle_emit(void *arg, const struct tr_candle *c)
+static void candle_emit(void *arg, struct tr_candle *c)
 {
 	struct ae_cctx *cc = arg;
-	struct tr_candle rec = *c;
 
-	cc->a->publish(cc->a->ctx, TR_KIND_CANDLE, &rec);
+	cc->a->publish(cc->a->ctx, TR_KIND_CANDLE, c); /* stamps c->seq */
 	if (c->flags & TR_CANDLE_FINAL) {
 		on_final(cc->a, cc->s, cc->k, c, 1);
 		mark(cc->a, cc->s);
@@ -335,19 +367,27 @@ static struct ae_sym *sym_new(struct tr_ae *a, uint32_t id, uint16_t venue)
 		}
 		s->rules |= 1ull << i;
 	}
+	s->batch24 = !s->rules;
 	return s;
 fail:
 	sym_free(s);
 	return NULL;
 }
 
-static struct ae_sym *sym_get(struct tr_ae *a, uint32_t id, uint16_t venue)
+static __attribute__((noinline)) struct ae_sym *sym_add(struct tr_ae *a, uint32_t id,
+							uint16_t venue)
+{
+	if (!(a->sym[id] = sym_new(a, id, venue)))
+		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
+	return a->sym[id];
+}
+
+/* Twice per trade: the lookup inline, the first-trade setup out of line. */
+static inline struct ae_sym *sym_get(struct tr_ae *a, uint32_t id, uint16_t venue)
 {
 	if (id >= a->cap)
 		return NULL;
-	if (!a->sym[id] && !(a->sym[id] = sym_new(a, id, venue)))
-		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
-	return a->sym[id];
+	return a->sym[id] ? a->sym[id] : sym_add(a, id, venue);
 }
 
 static void rank(struct tr_ae *a, int64_t clock);
@@ -376,7 +416,9 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	a->st1h = calloc(a->cap, sizeof *a->st1h);
 	a->p24 = calloc(a->cap, sizeof *a->p24);
 	a->p1h = calloc(a->cap, sizeof *a->p1h);
-	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h) {
+	a->mv = calloc(2, sizeof *a->mv);
+	a->mv_pub = a->mv ? a->mv + 1 : NULL;
+	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h || !a->mv) {
 		tr_ae_close(a);
 		return tr_err(ENOMEM, "out of memory");
 	}
@@ -413,10 +455,16 @@ static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 	struct tr_stats24h st;
 	struct tr_sym_analytics an;
 
-	fold(a, s);
+	if (!s->cur_ok) {
+		fold(a, s);
+		for (unsigned k = 0; k < a->cfg.ninterval; k++) {
+			tr_candle_partial(s->cb[k], a->clock);
+			s->cur[k] = tr_candle_current(s->cb[k]);
+		}
+	}
+	s->cur_ok = 0;
 	for (unsigned k = 0; k < a->cfg.ninterval; k++) {
-		tr_candle_partial(s->cb[k], a->clock);
-		const struct tr_candle *c = tr_candle_current(s->cb[k]);
+		const struct tr_candle *c = s->cur[k];
 
 		if (c) {
 			tr_latest_put(l, &l->candles[k], c, sizeof *c);
@@ -489,7 +537,7 @@ void tr_ae_close(struct tr_ae *a)
 	}
 	if (a->dirty)
 		refresh_dirty(a, a->clock, 1);
-	if (a->sym && a->p24)
+	if (a->sym && a->p24 && a->mv)
 		rank(a, a->clock); /* the final state, for readers of a stopped engine */
 	for (uint32_t i = 0; a->sym && i < a->cap; i++)
 		sym_free(a->sym[i]);
@@ -499,6 +547,7 @@ void tr_ae_close(struct tr_ae *a)
 	free(a->st1h);
 	free(a->p24);
 	free(a->p1h);
+	free(a->mv);
 	free(a);
 }
 
@@ -544,15 +593,13 @@ static void trade_alerts(struct tr_ae *a, struct ae_sym *s, const struct tr_trad
 	}
 }
 
-void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
+/* tr_ae_trade() of any trade: outliers to report, non-market prints, a new
+ * span, out-of-order and late trades, stale symbols, alert rules. */
+static __attribute__((noinline)) void trade_slow(struct tr_ae *a, struct ae_sym *s,
+						 const struct tr_trade *t, int64_t clock)
 {
-	struct ae_sym *s = sym_get(a, t->symbol_id, t->venue_id);
-	bool late = false;
+	bool late = false, direct = true; /* direct: not via the aggregate */
 
-	if (clock > a->clock)
-		a->clock = clock;
-	if (!s)
-		return;
 	if (t->flags & TR_TRADE_OUTLIER) {
 		struct tr_event ev;
 
@@ -566,12 +613,17 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 	}
 	if (t->flags & TR_TRADE_NONMARKET)
 		return; /* not in candles, windows or checks: not a market price */
-	if (t->price <= 0 || t->qty <= 0)
-		goto windows; /* candles refuse it (tr_candle_add: -EINVAL); so must the aggregate
-			       */
+	if (t->price <= 0 || t->qty <= 0) {
+		/* candles refuse it (tr_candle_add: -EINVAL); so must the
+		 * aggregate. The window counts it, after the trades before it. */
+		if (s->batch24)
+			fold(a, s);
+		goto window;
+	}
 	if (t->ts_event >= s->agg.span_lo && t->ts_event < s->agg.span_hi && s->span_ok) {
 		tr_candle_agg_add(&s->agg, t); /* the common case */
-		goto windows;
+		direct = false;
+		goto window;
 	}
 	fold(a, s);
 	if (t->ts_event >= s->agg.span_hi || !s->span_ok) {
@@ -585,7 +637,8 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 			tr_candle_agg_reset(&s->agg, lo, lo + NS_PER_S);
 			s->span_ok = 1;
 			tr_candle_agg_add(&s->agg, t);
-			goto windows;
+			direct = false;
+			goto window;
 		}
 	}
 	/* Out of order, or into a closed candle: one add per builder, which
@@ -604,8 +657,9 @@ void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
 			ev.u.late.interval_s = a->cfg.intervals_s[k];
 			a->publish(a->ctx, TR_KIND_EVENT, &ev);
 		}
-windows:
-	tr_s24_add_trade(s->s24, t);
+window:
+	if (direct || !s->batch24)
+		tr_s24_add_trade(s->s24, t);
 	/* Stale: a silence long enough is reported even if no timer ran in it
 	 * (a replay at full speed), so the events do not depend on the pace. */
 	if (a->stale_ns && s->last_recv) {
@@ -627,6 +681,29 @@ windows:
 	mark(a, s);
 }
 
+void tr_ae_trade(struct tr_ae *a, const struct tr_trade *t, int64_t clock)
+{
+	struct ae_sym *s = sym_get(a, t->symbol_id, t->venue_id);
+
+	if (clock > a->clock)
+		a->clock = clock;
+	if (!s)
+		return;
+	/* The common case, which trade_slow() handles the same way: a market
+	 * trade into the current span, no stale state to change, no rules. */
+	if ((t->flags & (TR_TRADE_OUTLIER | TR_TRADE_NONMARKET)) || t->price <= 0 || t->qty <= 0 ||
+	    t->ts_event < s->agg.span_lo || t->ts_event >= s->agg.span_hi || !s->span_ok ||
+	    s->rules || s->stale ||
+	    (a->stale_ns && s->last_recv && t->ts_recv - s->last_recv >= a->stale_ns)) {
+		trade_slow(a, s, t, clock);
+		return;
+	}
+	tr_candle_agg_add(&s->agg, t); /* and the 24 h window at the next fold (batch24) */
+	s->last_recv = t->ts_recv;
+	s->last_evt = t->ts_event;
+	mark(a, s);
+}
+
 void tr_ae_commit(struct tr_ae *a, int64_t recv)
 {
 	if (a->ndirty)
@@ -635,9 +712,23 @@ void tr_ae_commit(struct tr_ae *a, int64_t recv)
 
 /* ---- timer ---- */
 
+/* Copy the words of `from` in [lo, hi) bytes that differ from `pub` (the
+ * copy of what the shared table holds) into the shared table `to`. */
+static void put_changed(uint64_t *to, uint64_t *pub, const uint64_t *from, size_t lo, size_t hi)
+{
+	for (size_t i = lo / 8; i < hi / 8; i++)
+		if (from[i] != pub[i]) {
+			pub[i] = from[i];
+			tr_store_relaxed(&to[i], from[i]); /* published by tr_movers_end */
+		}
+}
+
+/* Rank every symbol over 24 h and 1 h into the movers table. One division
+ * per symbol and window; the table (4 KiB) is written only where it
+ * changed: the header and the entries in use now or at the last ranking. */
 static void rank(struct tr_ae *a, int64_t clock)
 {
-	struct tr_movers mv;
+	struct tr_movers *mv = a->mv, *pub = a->mv_pub;
 	uint32_t n24 = 0, n1h = 0;
 
 	for (uint32_t i = 0; i < a->cap; i++) {
@@ -647,7 +738,7 @@ static void rank(struct tr_ae *a, int64_t clock)
 		a->p24[i] = a->p1h[i] = NULL;
 		if (!s)
 			continue;
-		if (tr_s24_read(s->s24, &a->st24[i]) == 1) {
+		if (tr_s24_read_change(s->s24, &a->st24[i]) == 1) {
 			a->p24[i] = &a->st24[i];
 			n24++;
 		}
@@ -655,7 +746,6 @@ static void rank(struct tr_ae *a, int64_t clock)
 			struct tr_stats24h *h = &a->st1h[i];
 			__int128 ch = (__int128)tr_s24_last(s->s24) - open;
 
-			memset(h, 0, sizeof *h);
 			h->open = open;
 			h->last = tr_s24_last(s->s24);
 			h->change_pct = (int64_t)(ch * 10000000000ll / open);
@@ -664,18 +754,36 @@ static void rank(struct tr_ae *a, int64_t clock)
 			n1h++;
 		}
 	}
-	memset(&mv, 0, sizeof mv);
-	mv.ts_update = clock;
-	mv.count[TR_MOVERS_GAIN_24H] = mv.count[TR_MOVERS_LOSS_24H] =
-	    (uint32_t)tr_s24_movers(a->p24, a->cap, TR_MOVERS_MAX, mv.list[TR_MOVERS_GAIN_24H],
-				    mv.list[TR_MOVERS_LOSS_24H]);
-	mv.count[TR_MOVERS_GAIN_1H] = mv.count[TR_MOVERS_LOSS_1H] = (uint32_t)tr_s24_movers(
-	    a->p1h, a->cap, TR_MOVERS_MAX, mv.list[TR_MOVERS_GAIN_1H], mv.list[TR_MOVERS_LOSS_1H]);
-	mv.ranked[0] = n24;
-	mv.ranked[1] = n1h;
+	mv->ts_update = clock;
+	mv->count[TR_MOVERS_GAIN_24H] = mv->count[TR_MOVERS_LOSS_24H] =
+	    (uint32_t)tr_s24_movers(a->p24, a->cap, TR_MOVERS_MAX, mv->list[TR_MOVERS_GAIN_24H],
+				    mv->list[TR_MOVERS_LOSS_24H]);
+	mv->count[TR_MOVERS_GAIN_1H] = mv->count[TR_MOVERS_LOSS_1H] =
+	    (uint32_t)tr_s24_movers(a->p1h, a->cap, TR_MOVERS_MAX, mv->list[TR_MOVERS_GAIN_1H],
+				    mv->list[TR_MOVERS_LOSS_1H]);
+	mv->ranked[0] = n24;
+	mv->ranked[1] = n1h;
 	struct tr_movers *m = tr_movers_begin(a->w);
-	/* everything but the lock word; published by tr_movers_end */
-	tr_copy_to_shared((uint8_t *)m + 8, (const uint8_t *)&mv + 8, sizeof mv - 8);
+	if (!a->mv_written) {
+		/* everything but the lock word, once: pub then mirrors the table */
+		tr_copy_to_shared((uint8_t *)m + 8, (const uint8_t *)mv + 8, sizeof *mv - 8);
+		memcpy(pub, mv, sizeof *mv);
+		a->mv_written = 1;
+	} else {
+		for (unsigned l = 0; l < TR_MOVERS_NLISTS; l++) {
+			uint32_t was = pub->count[l], now = mv->count[l];
+			size_t lo =
+			    (size_t)((const uint8_t *)&mv->list[l][0] - (const uint8_t *)mv);
+
+			/* entries a shorter list no longer uses go back to zero */
+			if (was > now)
+				memset(&mv->list[l][now], 0, (was - now) * sizeof mv->list[l][0]);
+			put_changed((uint64_t *)m, (uint64_t *)pub, (const uint64_t *)mv, lo,
+				    lo + (was > now ? was : now) * sizeof mv->list[l][0]);
+		}
+		put_changed((uint64_t *)m, (uint64_t *)pub, (const uint64_t *)mv, 8,
+			    offsetof(struct tr_movers, list));
+	}
 	tr_movers_end(m);
 }
 
@@ -688,9 +796,14 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 
 		if (!s)
 			continue;
-		fold(a, s);
+		/* merge, advance, partial and current candle: one call per builder */
+		const struct tr_candle_agg *g = s->agg.trades ? &s->agg : NULL;
 		for (unsigned k = 0; k < a->cfg.ninterval; k++)
-			tr_candle_advance(s->cb[k], a->clock);
+			s->cur[k] = tr_candle_tick(s->cb[k], g, a->clock);
+		if (g) {
+			fold24(s);
+			tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
+		}
 		s->span_ok = 0; /* the watermark moved: re-check before aggregating */
 		tr_s24_advance(s->s24, a->clock);
 		if (a->stale_ns && s->last_recv && !s->stale &&
@@ -701,7 +814,8 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 			mark(a, s);
 		}
 		if (!s->dirty && recv - s->flushed >= NS_PER_S)
-			mark(a, s); /* windows and the 1 h change age with the clock */
+			mark(a, s);   /* windows and the 1 h change age with the clock */
+		s->cur_ok = s->dirty; /* refreshed below, before any other builder call */
 	}
 	refresh_dirty(a, recv, 1);
 	int64_t sec = a->clock / NS_PER_S;

@@ -140,6 +140,9 @@ struct tr_candle_builder *tr_candle_new(const struct tr_candle_cfg *cfg)
 	b->offset = cfg->interval_s == 604800 ? WEEK_OFFSET_NS : 0;
 	b->nslots = n;
 	b->partial_gap = cfg->partial_per_s ? NS_PER_S / cfg->partial_per_s : 0;
+	b->rec.symbol_id = cfg->symbol_id;
+	b->rec.interval_s = cfg->interval_s;
+	b->rec.venue_id = cfg->venue_id;
 	return b;
 }
 
@@ -148,87 +151,114 @@ void tr_candle_free(struct tr_candle_builder *b)
 	free(b);
 }
 
-static struct slot *slot_of(struct tr_candle_builder *b, int64_t open_time)
+static uint32_t slot_index(const struct tr_candle_builder *b, int64_t open_time)
 {
 	int64_t n = floor_div(open_time - b->offset, b->iv) % (int64_t)b->nslots;
 
-	if (n < 0)
-		n += b->nslots;
-	return &b->slots[n];
+	return (uint32_t)(n < 0 ? n + b->nslots : n);
 }
 
-/* Round n / d half to even; n >= 0, d > 0. Every trade materializes the
- * current candle of each interval, so this runs several times per trade:
- * when the quotient fits 64 bits (always, short of overflow) one 128/64-bit
- * hardware divide replaces the generic 128-bit library division. */
-static __int128 div_half_even(__int128 n, __int128 d)
+static struct slot *slot_of(struct tr_candle_builder *b, int64_t open_time)
 {
-	__int128 q, r;
-#if defined(__x86_64__)
-	uint64_t hi = (uint64_t)((unsigned __int128)n >> 64);
-
-	if (n >= 0 && d > 0 && d <= (__int128)UINT64_MAX && hi < (uint64_t)d) {
-		uint64_t qq, rr;
-
-		__asm__("divq %4"
-			: "=a"(qq), "=d"(rr)
-			: "a"((uint64_t)n), "d"(hi), "rm"((uint64_t)d));
-		q = qq;
-		r = rr;
-	} else
-#endif
-	{
-		q = n / d;
-		r = n % d;
-	}
-
-	if (r > d - r || (r == d - r && (q & 1)))
-		q++;
-	return q;
+	return &b->slots[slot_index(b, open_time)];
 }
 
-/* Exact 1e-16 sum to 1e-8, saturating. */
-static int64_t round_quote(__int128 q, uint8_t *flags)
+/* n / d rounded half to even, saturated at INT64_MAX (*ovf set); n >= 0,
+ * d > 0 (the sums are of positive prices and quantities). Each record made
+ * runs it three times: one 128/64-bit hardware divide while the quotient
+ * fits 64 bits (always, short of saturation), not the library division. */
+static int64_t div_half_even(__int128 n, int64_t d, int *ovf)
 {
-	__int128 v = div_half_even(q, SCALE);
+	uint64_t q, r, hi = (uint64_t)((unsigned __int128)n >> 64), ud = (uint64_t)d;
 
-	if (v > INT64_MAX) {
-		*flags |= TR_CANDLE_OVERFLOW;
+	if (hi >= ud) {
+		*ovf = 1; /* the quotient needs more than 64 bits */
 		return INT64_MAX;
 	}
-	return (int64_t)v;
+#if defined(__x86_64__)
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"((uint64_t)n), "d"(hi), "rm"(ud));
+#else
+	q = (uint64_t)((unsigned __int128)n / ud);
+	r = (uint64_t)((unsigned __int128)n % ud);
+#endif
+	if (r > ud - r || (r == ud - r && (q & 1)))
+		q++;
+	if (q > INT64_MAX) {
+		*ovf = 1;
+		return INT64_MAX;
+	}
+	return (int64_t)q;
 }
 
+/* div_half_even(n, 1e8) for the quote volumes, without the divider: n
+ * times a precomputed reciprocal (Moller and Granlund, "Improved division
+ * by invariant integers", 2011, algorithm 4, on the divisor normalized to
+ * 1e8 << 37). Two multiplies pipeline; three divides on one divider do not,
+ * and a record rounds two quote sums besides its vwap. */
+#define D8_SHIFT 37 /* leading zero bits of 1e8 */
+#define D8_NORM ((uint64_t)SCALE << D8_SHIFT)
+#define D8_RECIP ((uint64_t)(~(unsigned __int128)0 / D8_NORM)) /* - 2^64, mod 2^64 */
+
+static int64_t div_half_even_1e8(__int128 n, int *ovf)
+{
+	unsigned __int128 u = (unsigned __int128)n;
+
+	if (u >> 64 >= (uint64_t)SCALE) {
+		*ovf = 1; /* the quotient needs more than 64 bits */
+		return INT64_MAX;
+	}
+	u <<= D8_SHIFT; /* n < 1e8 * 2^64 < 2^91: nothing lost */
+	uint64_t u1 = (uint64_t)(u >> 64), u0 = (uint64_t)u;
+	unsigned __int128 p = (unsigned __int128)D8_RECIP * u1 + u;
+
+	p += (unsigned __int128)1 << 64; /* + (u1 + 1) * 2^64 + u0, with p's u1 * 2^64 above */
+	uint64_t q = (uint64_t)(p >> 64), r = u0 - q * D8_NORM;
+
+	if (r > (uint64_t)p) {
+		q--;
+		r += D8_NORM;
+	}
+	if (r >= D8_NORM) {
+		q++;
+		r -= D8_NORM;
+	}
+	r >>= D8_SHIFT;
+	if (r > (uint64_t)SCALE - r || (r == (uint64_t)SCALE - r && (q & 1)))
+		q++;
+	if (q > INT64_MAX) {
+		*ovf = 1;
+		return INT64_MAX;
+	}
+	return (int64_t)q;
+}
+
+/* The record of slot s in b->rec. seq, symbol_id, interval_s and venue_id
+ * were set by tr_candle_new and never change. */
 static const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
 {
 	struct tr_candle *c = &b->rec;
+	int ovf = 0;
 
 	if (b->mat_slot == s && b->mat_gen == b->gen)
 		return c; /* unchanged since the last time: the divisions are done */
 	b->mat_slot = s;
 	b->mat_gen = b->gen;
-	memset(c, 0, sizeof *c);
 	c->open_time = s->open_time;
 	c->open = s->open;
 	c->high = s->high;
 	c->low = s->low;
 	c->close = s->close;
 	c->volume = s->volume;
-	c->quote_volume = round_quote(s->quote, &s->flags);
+	c->quote_volume = div_half_even_1e8(s->quote, &ovf);
 	c->taker_buy_volume = s->tb_volume;
-	c->taker_buy_quote_volume = round_quote(s->tb_quote, &s->flags);
-	if (s->volume > 0) {
-		__int128 v = div_half_even(s->quote, s->volume);
-
-		c->vwap = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-	}
+	c->taker_buy_quote_volume = div_half_even_1e8(s->tb_quote, &ovf);
+	if (ovf)
+		s->flags |= TR_CANDLE_OVERFLOW; /* a quote volume saturated */
+	c->vwap = s->volume > 0 ? div_half_even(s->quote, s->volume, &ovf) : 0;
 	c->first_trade_id = s->first_id;
 	c->last_trade_id = s->last_id;
 	c->ts_update = s->ts_update;
 	c->trade_count = s->trade_count;
-	c->symbol_id = b->cfg.symbol_id;
-	c->interval_s = b->cfg.interval_s;
-	c->venue_id = b->cfg.venue_id;
 	c->flags = (uint8_t)(s->flags | (s->final ? TR_CANDLE_FINAL : 0));
 	c->revision = s->revision;
 	return c;
@@ -236,10 +266,11 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 
 static void emit(struct tr_candle_builder *b, struct slot *s)
 {
-	const struct tr_candle *c = materialize(b, s);
-
-	if (b->cfg.emit)
-		b->cfg.emit(b->cfg.ctx, c);
+	materialize(b, s);
+	if (b->cfg.emit) {
+		b->cfg.emit(b->cfg.ctx, &b->rec);
+		b->rec.seq = 0; /* the callback may have stamped it */
+	}
 }
 
 static void note_newest(struct tr_candle_builder *b, int64_t t)
@@ -278,9 +309,9 @@ static void close_slot(struct tr_candle_builder *b, struct slot *s)
 	b->have_prev = 1;
 }
 
-static void flat_bucket(struct tr_candle_builder *b, int64_t t)
+static void flat_bucket(struct tr_candle_builder *b, struct slot *s, int64_t t)
 {
-	struct slot *s = slot_of(b, t), tmp;
+	struct slot tmp;
 
 	/* The slot may hold a newer open bucket when fin lags far behind: then
 	 * publish the flat candle without keeping it (it cannot be revised). */
@@ -311,14 +342,16 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 		t = b->fin;
 	else if (!next_open(b, INT64_MIN, &t))
 		t = limit;
+	/* consecutive buckets sit in consecutive slots: one division here */
+	uint32_t i = t < limit ? slot_index(b, t) : 0;
 	while (t < limit) {
-		struct slot *s = slot_of(b, t);
+		struct slot *s = &b->slots[i];
 
 		if (s->used && s->open_time == t && !s->final) {
 			close_slot(b, s);
 			n++;
 		} else if (b->cfg.policy == TR_CANDLE_POLICY_FLAT && b->have_prev) {
-			flat_bucket(b, t);
+			flat_bucket(b, s, t);
 			n++;
 		} else {
 			/* Skip straight to the next bucket with trades. */
@@ -327,9 +360,11 @@ static int finalize_before(struct tr_candle_builder *b, int64_t limit)
 			if (!next_open(b, t, &nx) || nx >= limit)
 				break;
 			t = nx;
+			i = slot_index(b, t);
 			continue;
 		}
 		t += b->iv;
+		i = i + 1 == b->nslots ? 0 : i + 1;
 	}
 	b->fin = limit;
 	b->fin_set = 1;
@@ -432,9 +467,13 @@ static void apply(struct slot *s, const struct tr_trade *t)
 
 void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi)
 {
-	memset(g, 0, sizeof *g);
+	/* the sums; the rest is set by the first tr_candle_agg_add */
 	g->span_lo = span_lo;
 	g->span_hi = span_hi;
+	g->volume = g->tb_volume = 0;
+	g->quote = g->tb_quote = 0;
+	g->trade_count = g->trades = 0;
+	g->flags = 0;
 }
 
 void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
@@ -442,15 +481,21 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 	uint32_t cnt = (t->flags & TR_TRADE_AGG) && t->trade_count ? t->trade_count : 1;
 	__int128 pq = (__int128)t->price * t->qty;
 
+	if (t->ts_event >= g->lat_ts || !g->trades) {
+		g->lat_ts = t->ts_event;
+		g->lat_price = t->price;
+		g->lat_id = t->trade_id;
+	}
 	if (!g->trades++) {
 		g->open = g->high = g->low = g->close = t->price;
 		g->open_ts = g->close_ts = g->ts_update = t->ts_event;
 		g->open_id = g->close_id = g->first_id = g->last_id = t->trade_id;
+		g->arr_price = t->price;
+		g->arr_id = t->trade_id;
 	} else {
-		if (t->price > g->high)
-			g->high = t->price;
-		if (t->price < g->low)
-			g->low = t->price;
+		/* prices go up and down at random: no branches to mispredict */
+		g->high = t->price > g->high ? t->price : g->high;
+		g->low = t->price < g->low ? t->price : g->low;
 		if (key_less(t->ts_event, t->trade_id, g->open_ts, g->open_id)) {
 			g->open = t->price;
 			g->open_ts = t->ts_event;
@@ -482,32 +527,34 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 		g->flags |= TR_CANDLE_GAP;
 }
 
-/* apply() of a whole aggregate: the same result as applying its trades. */
-static void merge(struct slot *s, const struct tr_candle_agg *g)
+/* The first trades of a bucket, or the first into a flat candle (which has
+ * no volume; the aggregate replaces its prices): the aggregate's prices. */
+static __attribute__((noinline)) void merge_first(struct slot *s, const struct tr_candle_agg *g)
 {
-	if (!s->trade_count && !(s->flags & TR_CANDLE_EMPTY) && !s->volume) {
-		s->open = g->open;
-		s->high = g->high;
-		s->low = g->low;
-		s->close = g->close;
-		s->open_ts = g->open_ts;
-		s->close_ts = g->close_ts;
-		s->ts_update = g->ts_update;
-		s->open_id = g->open_id;
-		s->close_id = g->close_id;
-		s->first_id = g->first_id;
-		s->last_id = g->last_id;
+	s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
+	s->open = g->open;
+	s->high = g->high;
+	s->low = g->low;
+	s->close = g->close;
+	s->open_ts = g->open_ts;
+	s->close_ts = g->close_ts;
+	s->ts_update = g->ts_update;
+	s->open_id = g->open_id;
+	s->close_id = g->close_id;
+	s->first_id = g->first_id;
+	s->last_id = g->last_id;
+}
+
+/* apply() of a whole aggregate: the same result as applying its trades.
+ * Six times per symbol and timer run, so the first-trades case is out of
+ * line and the rest is compares and adds. */
+static inline void merge(struct slot *s, const struct tr_candle_agg *g)
+{
+	if (__builtin_expect((!s->trade_count && !s->volume) || (s->flags & TR_CANDLE_EMPTY), 0)) {
+		merge_first(s, g);
 	} else {
-		if (s->flags & TR_CANDLE_EMPTY) {
-			s->flags &= (uint8_t)~TR_CANDLE_EMPTY;
-			s->open = s->high = s->low = s->close = g->open;
-			s->open_ts = s->close_ts = s->ts_update = g->open_ts;
-			s->open_id = s->close_id = s->first_id = s->last_id = g->open_id;
-		}
-		if (g->high > s->high)
-			s->high = g->high;
-		if (g->low < s->low)
-			s->low = g->low;
+		s->high = g->high > s->high ? g->high : s->high;
+		s->low = g->low < s->low ? g->low : s->low;
 		if (key_less(g->open_ts, g->open_id, s->open_ts, s->open_id)) {
 			s->open = g->open;
 			s->open_ts = g->open_ts;
@@ -518,12 +565,9 @@ static void merge(struct slot *s, const struct tr_candle_agg *g)
 			s->close_ts = g->close_ts;
 			s->close_id = g->close_id;
 		}
-		if (g->first_id < s->first_id)
-			s->first_id = g->first_id;
-		if (g->last_id > s->last_id)
-			s->last_id = g->last_id;
-		if (g->ts_update > s->ts_update)
-			s->ts_update = g->ts_update;
+		s->first_id = g->first_id < s->first_id ? g->first_id : s->first_id;
+		s->last_id = g->last_id > s->last_id ? g->last_id : s->last_id;
+		s->ts_update = g->ts_update > s->ts_update ? g->ts_update : s->ts_update;
 	}
 	s->volume = sat_add(s->volume, g->volume, &s->flags);
 	s->quote = sat_add128(s->quote, g->quote, &s->flags);
@@ -638,8 +682,17 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 
 int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
 {
+	struct slot *h = b->hot;
+
 	if (!g->trades)
 		return TR_CANDLE_ADD_APPLIED;
+	if (h && g->open_ts >= b->hot_lo && g->open_ts < b->hot_hi && h->used && !h->final &&
+	    h->open_time == b->hot_lo && b->cfg.lazy_partials) {
+		b->gen++;
+		merge(h, g);
+		h->dirty = 1;
+		return TR_CANDLE_ADD_APPLIED;
+	}
 	return add(b, NULL, g, g->open_ts, now_ns);
 }
 
@@ -676,14 +729,32 @@ int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 	int64_t wm = watermark(b, now_ns);
 	int n = 0;
 
-	/* Nothing closes before the watermark reaches the bucket after fin:
-	 * skip the division (the timer calls this often). */
-	if (!b->fin_set || wm >= b->fin + b->iv || wm < b->fin)
+	/* Nothing closes before the watermark reaches the bucket after fin, and
+	 * up to the bucket after that the new fin is fin + iv: no division in
+	 * either case (the timer calls this for every builder, 10 times a
+	 * second). An older watermark finalizes nothing. */
+	if (!b->fin_set)
 		n = finalize_before(b, align(b->iv, b->offset, wm));
+	else if (wm >= b->fin + b->iv)
+		n = finalize_before(b, wm - b->iv < b->fin + b->iv ? b->fin + b->iv
+								   : align(b->iv, b->offset, wm));
 
-	if (b->have_newest)
-		maybe_partial(b, slot_of(b, b->newest), now_ns);
+	if (b->have_newest) {
+		struct slot *s = newest_slot(b); /* the hot slot: no division */
+
+		if (s->used && s->open_time == b->newest)
+			maybe_partial(b, s, now_ns);
+	}
 	return n;
+}
+
+const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
+				       int64_t now_ns)
+{
+	if (g)
+		tr_candle_add_agg(b, g, now_ns);
+	tr_candle_advance(b, now_ns);
+	return tr_candle_current(b);
 }
 
 int tr_candle_flush(struct tr_candle_builder *b)

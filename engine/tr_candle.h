@@ -54,8 +54,9 @@
  *   made when a record is made, and a record is only remade after a change.
  *
  * Records: the emit callback gets a pointer to a builder-owned struct
- * tr_candle valid during the call; seq is 0 (the ring writer stamps it).
- * The callback must not call back into the same builder.
+ * tr_candle valid during the call; seq is 0 and the callback may set it
+ * (the ring writer stamps it); the builder clears it again. The callback
+ * must not call back into the same builder.
  *
  * Threading: a builder is used by one thread at a time.
  */
@@ -82,7 +83,9 @@ enum tr_candle_add_result {
 
 #define TR_CANDLE_MAX_SLOTS 4096u
 
-typedef void (*tr_candle_emit_fn)(void *ctx, const struct tr_candle *c);
+/* c is the builder's record; the callback may stamp its seq (publishing it
+ * as it is, without a copy), and nothing else. */
+typedef void (*tr_candle_emit_fn)(void *ctx, struct tr_candle *c);
 
 struct tr_candle_cfg {
 	uint32_t interval_s;	/* one of Binance's intervals (tr_candle_interval_valid) */
@@ -141,6 +144,13 @@ struct tr_candle_agg {
 	uint32_t trade_count;	  /* underlying trades */
 	uint32_t trades;	  /* records added */
 	uint8_t flags;		  /* TR_CANDLE_GAP, TR_CANDLE_OVERFLOW */
+	/* For a rolling window fed by the same aggregate (tr_s24_batch): the
+	 * first trade to arrive, and the latest by time, of equal times the
+	 * last to arrive. */
+	int64_t arr_price;
+	uint64_t arr_id;
+	int64_t lat_ts, lat_price;
+	uint64_t lat_id;
 };
 
 void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi);
@@ -159,6 +169,12 @@ int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts);
  * table, so a partial and the latest-table copy share one materialization).
  * Returns 1 if a partial went out. */
 int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns);
+
+/* The engine timer's whole step for one builder: merge g (NULL or empty:
+ * nothing), advance to now_ns (finals, a due partial), and return
+ * tr_candle_current(). One call instead of three per builder and run. */
+const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
+				       int64_t now_ns);
 
 /* Finalize every open bucket now, regardless of the watermark (end of a
  * replay, shutdown). Returns the number of final records emitted. */

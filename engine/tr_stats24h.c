@@ -41,8 +41,9 @@ struct tr_s24 {
 	int64_t nb; /* window_ns / bucket_ns: the window is buckets [cur - nb, cur] */
 
 	int started;
-	int64_t cur;   /* bucket index of the clock */
-	int64_t clock; /* ns: the latest trade or advance time */
+	int64_t cur;	/* bucket index of the clock */
+	int64_t cur_lo; /* its start, ns */
+	int64_t clock;	/* ns: the latest trade or advance time */
 
 	struct s24_bucket *b;
 	uint64_t *hi, *lo;
@@ -135,6 +136,21 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The bucket of time ts: the clock's or the next without a division (the
+ * timer and every new second ask), else floor(ts / bucket_ns). */
+static int64_t bucket_idx(const struct tr_s24 *s, int64_t ts)
+{
+	if (s->started && ts >= s->cur_lo) {
+		uint64_t d = (uint64_t)ts - (uint64_t)s->cur_lo, b = (uint64_t)s->bucket_ns;
+
+		if (d < b)
+			return s->cur;
+		if (d - b < b)
+			return s->cur + 1;
+	}
+	return floor_div(ts, s->bucket_ns);
+}
+
 /* Double the capacity, keeping every live entry at its sequence number. */
 static int grow(struct tr_s24 *s)
 {
@@ -187,12 +203,11 @@ static void push_low(struct tr_s24 *s, uint64_t seq)
 /* Move the clock to bucket idx and drop the buckets before the window. */
 static void expire_to(struct tr_s24 *s, int64_t idx)
 {
-	if (!s->started) {
+	if (!s->started || idx > s->cur) {
 		s->started = 1;
 		s->cur = idx;
+		s->cur_lo = idx * s->bucket_ns;
 	}
-	if (idx > s->cur)
-		s->cur = idx;
 	while (s->head != s->tail && bucket(s, s->head)->idx < s->cur - s->nb) {
 		struct s24_bucket *e = bucket(s, s->head);
 		s->volume -= e->volume;
@@ -244,35 +259,38 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now)
 {
 	int first = !s->started;
 
-	expire_to(s, floor_div(now, s->bucket_ns));
+	expire_to(s, bucket_idx(s, now));
 	if (first || now > s->clock)
 		s->clock = now;
 }
 
-int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
-	       uint32_t trade_count)
+/* A counted trade's sums, into its bucket e and the window, and `last`. */
+static inline void count_trade(struct tr_s24 *s, struct s24_bucket *e, int64_t ts, int64_t price,
+			       int64_t qty, uint64_t trade_id, uint32_t trade_count)
+{
+	i128 pq = (i128)price * qty;
+
+	e->count += trade_count;
+	e->volume += qty;
+	e->quote += pq;
+	s->count += trade_count;
+	s->volume += qty;
+	s->quote += pq;
+	if (!s->have_last || ts >= s->last_ts) {
+		s->have_last = 1;
+		s->last = price;
+		s->last_ts = ts;
+		s->last_id = trade_id;
+	}
+}
+
+/* Any trade but one into the newest bucket (tr_s24_add's fast path). */
+static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int64_t price,
+					      int64_t qty, uint64_t trade_id, uint32_t trade_count)
 {
 	struct s24_bucket *e;
 	uint64_t seq;
-
-	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
-		/* Into the newest bucket, still in the window: nothing expires
-		 * that the clock had not already expired. */
-		seq = s->tail - 1;
-		e = bucket(s, seq);
-		if (ts > s->clock)
-			s->clock = ts;
-		if (price > e->high) {
-			e->high = price;
-			push_high(s, seq);
-		}
-		if (price < e->low) {
-			e->low = price;
-			push_low(s, seq);
-		}
-		goto sums;
-	}
-	int64_t idx = floor_div(ts, s->bucket_ns);
+	int64_t idx = bucket_idx(s, ts);
 	int first = !s->started;
 
 	expire_to(s, idx);
@@ -306,19 +324,97 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 			push_low(s, seq);
 		}
 	}
-sums:
-	e->count += trade_count;
-	e->volume += qty;
-	e->quote += (i128)price * qty;
-	s->count += trade_count;
-	s->volume += qty;
-	s->quote += (i128)price * qty;
+	count_trade(s, e, ts, price, qty, trade_id, trade_count);
+	return 0;
+}
 
+int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
+	       uint32_t trade_count)
+{
+	if (!(ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail))
+		return add_slow(s, ts, price, qty, trade_id, trade_count);
+	/* Into the newest bucket, still in the window: nothing expires that
+	 * the clock had not already expired. */
+	uint64_t seq = s->tail - 1;
+	struct s24_bucket *e = bucket(s, seq);
+
+	if (ts > s->clock)
+		s->clock = ts;
+	if (price > e->high) {
+		e->high = price;
+		push_high(s, seq);
+	}
+	if (price < e->low) {
+		e->low = price;
+		push_low(s, seq);
+	}
+	count_trade(s, e, ts, price, qty, trade_id, trade_count);
+	return 0;
+}
+
+int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b)
+{
+	struct s24_bucket *e;
+	uint64_t seq;
+	int64_t ts = b->last_ts; /* every trade of the batch is in its bucket */
+
+	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
+		seq = s->tail - 1; /* the newest bucket, as tr_s24_add()'s fast path */
+		if (ts > s->clock)
+			s->clock = ts;
+	} else {
+		int64_t idx = bucket_idx(s, ts);
+		int first = !s->started;
+
+		expire_to(s, idx);
+		if (first || ts > s->clock)
+			s->clock = ts;
+		if (idx < s->cur - s->nb)
+			return 1;
+		if (s->head == s->tail || idx > bucket(s, s->tail - 1)->idx) {
+			/* made by the first trade to arrive; the others raise or
+			 * lower it, which pushing the batch's high and low once does
+			 * to the deques as well */
+			if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
+				return -ENOMEM;
+			seq = s->tail++;
+			e = bucket(s, seq);
+			e->idx = idx;
+			e->open = b->first_price;
+			e->high = b->high;
+			e->low = b->low;
+			e->first_id = b->first_id;
+			e->count = 0;
+			e->volume = e->quote = 0;
+			push_high(s, seq);
+			push_low(s, seq);
+			s->fast_lo = idx * s->bucket_ns;
+			s->fast_hi = s->fast_lo + s->bucket_ns;
+			goto sums;
+		}
+		seq = s->tail - 1;
+	}
+	e = bucket(s, seq);
+	if (b->high > e->high) {
+		e->high = b->high;
+		push_high(s, seq);
+	}
+	if (b->low < e->low) {
+		e->low = b->low;
+		push_low(s, seq);
+	}
+sums:
+	e->count += b->count;
+	e->volume += b->volume;
+	e->quote += b->quote;
+	s->count += b->count;
+	s->volume += b->volume;
+	s->quote += b->quote;
 	if (!s->have_last || ts >= s->last_ts) {
 		s->have_last = 1;
-		s->last = price;
+		s->last = b->last_price;
 		s->last_ts = ts;
-		s->last_id = trade_id;
+		s->last_id = b->last_id;
 	}
 	return 0;
 }
@@ -400,6 +496,27 @@ int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out)
 	out->quote_volume = div_round(s->quote, TR_SCALE);
 	out->vwap = s->volume ? div_round(s->quote, s->volume) : 0;
 	out->trade_count = s->count;
+	return 1;
+}
+
+int tr_s24_read_change(const struct tr_s24 *s, struct tr_stats24h *out)
+{
+	if (!s->have_last) {
+		out->last = out->open = out->change_pct = 0;
+		out->trade_count = 0;
+		return -ENODATA;
+	}
+	out->last = s->last;
+	out->trade_count = s->count;
+	if (s->head == s->tail) {
+		out->open = s->last;
+		out->change_pct = 0;
+		out->trade_count = 0;
+		return 0;
+	}
+	out->open = bucket(s, s->head)->open;
+	out->change_pct =
+	    out->open ? div_round(((i128)s->last - out->open) * 10000000000ll, out->open) : 0;
 	return 1;
 }
 

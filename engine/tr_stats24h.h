@@ -62,6 +62,25 @@ void tr_s24_free(struct tr_s24 *s);
 int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_t trade_id,
 	       uint32_t trade_count);
 
+/* Trades that all fall in one bucket, summed up: what tr_s24_add() of each,
+ * in the order they arrived, would count. first_*: the first to arrive;
+ * last_*: the latest by time, of equal times the one that arrived last
+ * (so last_ts is the largest time); count: sum of trade_count. */
+struct tr_s24_batch {
+	int64_t first_price;
+	uint64_t first_id;
+	int64_t last_ts, last_price;
+	uint64_t last_id;
+	int64_t high, low;
+	uint64_t count;
+	__int128 volume; /* x 1e-8 */
+	__int128 quote;	 /* sum price*qty, x 1e-16 */
+};
+
+/* tr_s24_add() of every trade of a batch, for the work of one. Same return
+ * values. */
+int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b);
+
 /* tr_s24_add() of a published trade record (ts_event, price, qty, trade_id,
  * trade_count). Which prints count is the caller's choice. */
 int tr_s24_add_trade(struct tr_s24 *s, const struct tr_trade *t);
@@ -82,6 +101,11 @@ void tr_s24_advance(struct tr_s24 *s, int64_t now);
  * volumes, vwap and ids 0. Returns 1 if the window holds trades, 0 if it is
  * empty, -ENODATA (and *out zeroed) if no trade was ever counted. */
 int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out);
+
+/* What a movers ranking needs of tr_s24_read(), for one division instead of
+ * three: sets only last, open, change_pct and trade_count of *out (the rest
+ * is left as it was). Same return values as tr_s24_read(). */
+int tr_s24_read_change(const struct tr_s24 *s, struct tr_stats24h *out);
 
 /* Trades in the window, as tr_stats24h.trade_count. */
 uint64_t tr_s24_trade_count(const struct tr_s24 *s);

@@ -83,7 +83,12 @@ static inline uint64_t tr_writer_publish(struct tr_writer *w, unsigned kind, voi
 	/* Orders the busy mark before the payload stores; pairs with the
 	 * reader's acquire fence between its copy and its re-check. */
 	tr_fence_release();
-	tr_copy_to_shared(slot + 1, (const uint64_t *)rec + 1, r->slot_size - 8);
+	/* The record size by kind (= slot_size, checked by the layout): a
+	 * constant where kind is, so the copy is unrolled. */
+	if (tr_kind_size(kind) == 128)
+		tr_copy_to_shared(slot + 1, (const uint64_t *)rec + 1, 120);
+	else
+		tr_copy_to_shared(slot + 1, (const uint64_t *)rec + 1, 56);
 	/* Publishes the payload; pairs with the reader's acquire load of seq. */
 	tr_store_release(&slot[0], s);
 	/* Pairs with the acquire loads of head in reader join, lap and wait. */

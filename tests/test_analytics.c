@@ -22,6 +22,7 @@
 #include "tr_err.h"
 #include "tr_parse.h"
 #include "tr_reader.h"
+#include "tr_stats24h.h"
 #include "tr_uring.h"
 #include "tr_writer.h"
 
@@ -225,8 +226,18 @@ static void rig_close(void)
 	rig.e = NULL;
 }
 
+static void trade_at(const char *sym, uint64_t id, const char *px, const char *qty, int64_t ts,
+		     int64_t recv);
+
 /* One Binance trade frame, received at recv (ns), trade time = recv. */
 static void trade(const char *sym, uint64_t id, const char *px, const char *qty, int64_t recv)
+{
+	trade_at(sym, id, px, qty, recv, recv);
+}
+
+/* One Binance trade frame of trade time ts (ms resolution), received at recv. */
+static void trade_at(const char *sym, uint64_t id, const char *px, const char *qty, int64_t ts,
+		     int64_t recv)
 {
 	char buf[512 + TR_PARSE_PADDING], lower[32];
 	size_t i;
@@ -239,7 +250,7 @@ static void trade(const char *sym, uint64_t id, const char *px, const char *qty,
 		     "{\"stream\":\"%s@trade\",\"data\":{\"e\":\"trade\",\"E\":%lld,\"s\":\"%s\","
 		     "\"t\":%llu,\"p\":\"%s\",\"q\":\"%s\",\"T\":%lld,\"m\":false,\"M\":true}}",
 		     lower, (long long)(recv / 1000000), sym, (unsigned long long)id, px, qty,
-		     (long long)(recv / 1000000));
+		     (long long)(ts / 1000000));
 	memset(buf + n, 0, TR_PARSE_PADDING);
 	cr_assert_eq(
 	    tr_engine_frame(rig.e, (unsigned)rig.venue, TR_SRC_REPLAY, recv, buf, (size_t)n), 1,
@@ -516,6 +527,77 @@ Test(analytics, movers_rank_the_symbols, .fini = rig_close)
 	cr_assert_eq(tr_latest_analytics(rig.r, (uint32_t)sym("BBBUSDT"), &an), 0);
 	cr_assert(an.flags & TR_SYMA_H1);
 	cr_assert_eq(an.change_pct_1h, -5 * E8);
+}
+
+/* The engine hands the 24 h window the trades of each candle aggregate at
+ * once (at a new second, a commit's refresh, the timer), not one by one:
+ * the published statistics and 1 h change must be those of a window fed
+ * trade by trade, out-of-order and equal trade times included, over more
+ * than an hour so that buckets made from whole aggregates open the 1 h
+ * window. */
+Test(analytics, stats24h_in_the_latest_table_equal_a_window_fed_trade_by_trade, .fini = rig_close)
+{
+	struct tr_s24 *ref;
+	int64_t t = T0 + 800000000, px = 100 * E8, newest = 0, newest_recv = 0;
+	uint64_t x = 88172645463325252ull;
+	int h1, opened = 0;
+
+	rig_config();
+	rig.cfg.an.refresh_us = 1000000; /* commits leave the trades in the aggregate */
+	rig_open();
+	cr_assert_eq(tr_s24_create(&ref, NULL), 0);
+	h1 = tr_s24_add_window(ref, 3600 * SEC);
+	for (uint64_t id = 1; id <= 4000; id++) {
+		char p[32], q[32];
+		int64_t recv = T0 + (int64_t)id * 1000; /* received in order, 1 us apart */
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (id == 2)
+			t -= 500000000; /* the window's open: the first to arrive, not the earliest
+					 */
+		else if (x % 7 == 0)
+			t -= (int64_t)(x % 1500) * 1000000; /* out of order, maybe a second back */
+		else if (x % 97 == 0)
+			t += 200 * SEC; /* a quiet spell */
+		else if (x % 5 != 0)
+			t += (int64_t)(x % 400) * 1000000; /* else an equal time */
+		px += (int64_t)(x >> 20) % 2001 - 1000;
+		snprintf(p, sizeof p, "%lld.%08lld", (long long)(px / E8), (long long)(px % E8));
+		snprintf(q, sizeof q, "0.%05llu", (unsigned long long)(x >> 40) % 99999 + 1);
+		trade_at("BTCUSDT", id, p, q, t, recv);
+		tr_s24_add(ref, t, px, (int64_t)((x >> 40) % 99999 + 1) * 1000, id, 1);
+		if (t > newest) {
+			newest = t;
+			newest_recv = recv;
+		}
+		if (id % 7)
+			continue;
+		/* The timer folds the aggregate and ages the window at the
+		 * candle clock: the newest trade time plus the receive time since. */
+		tr_engine_tick(rig.e);
+		tr_s24_advance(ref, newest + (recv - newest_recv));
+
+		struct tr_stats24h got, want;
+		struct tr_sym_analytics an;
+		int64_t open = 0;
+		uint32_t id_ = (uint32_t)sym("BTCUSDT");
+		cr_assert_eq(tr_latest_stats(rig.r, id_, &got), 0);
+		cr_assert_geq(tr_s24_read(ref, &want), 0);
+		cr_assert_eq(memcmp(&got, &want, sizeof got), 0,
+			     "trade %llu: last %lld/%lld open %lld/%lld count %llu/%llu",
+			     (unsigned long long)id, (long long)got.last, (long long)want.last,
+			     (long long)got.open, (long long)want.open,
+			     (unsigned long long)got.trade_count,
+			     (unsigned long long)want.trade_count);
+		cr_assert_eq(tr_latest_analytics(rig.r, id_, &an), 0);
+		cr_assert_eq(tr_s24_window_open(ref, (unsigned)h1, &open), 1);
+		cr_assert_eq(an.open_1h, open, "trade %llu: 1 h open", (unsigned long long)id);
+		opened += open != want.open;
+	}
+	cr_assert_gt(opened, 0, "the 1 h window never opened after the 24 h one");
+	tr_s24_free(ref);
 }
 
 Test(analytics, latest_table_refresh_is_lazy_and_bounded, .fini = rig_close)

@@ -35,7 +35,7 @@ struct sink {
 	size_t n, cap;
 };
 
-static void sink_emit(void *ctx, const struct tr_candle *c)
+static void sink_emit(void *ctx, struct tr_candle *c)
 {
 	struct sink *s = ctx;
 

@@ -381,6 +381,105 @@ Test(stats24h, a_long_random_run_matches_brute_force_with_coarse_buckets)
 	random_run(595 * SEC, 7 * SEC, 2, 40000);
 }
 
+/* The engine feeds the window one batch per bucket (the trades a candle
+ * aggregate gathered) instead of trade by trade: every read must be the
+ * same. The trades include equal times in falling id order, out-of-order
+ * times inside the bucket, late ones and ones before the window. */
+static void batch_add(struct tr_s24_batch *bt, int *n, int64_t t, int64_t price, int64_t qty,
+		      uint64_t id, uint32_t cnt)
+{
+	if (!(*n)++) {
+		memset(bt, 0, sizeof *bt);
+		bt->first_price = bt->high = bt->low = price;
+		bt->first_id = id;
+	}
+	if (*n == 1 || t >= bt->last_ts) { /* latest by time, the later of equal times */
+		bt->last_ts = t;
+		bt->last_price = price;
+		bt->last_id = id;
+	}
+	bt->high = price > bt->high ? price : bt->high;
+	bt->low = price < bt->low ? price : bt->low;
+	bt->count += cnt;
+	bt->volume += qty;
+	bt->quote += (__int128)price * qty;
+}
+
+static void same_reads(struct tr_s24 *a, struct tr_s24 *b, int wa, int wb, int step)
+{
+	struct tr_stats24h x, y;
+	int64_t ox = 0, oy = 0;
+
+	cr_assert_eq(tr_s24_read(a, &x), tr_s24_read(b, &y), "step %d", step);
+	cr_assert_eq(memcmp(&x, &y, sizeof x), 0,
+		     "step %d: last %lld/%lld open %lld/%lld high %lld/%lld count %llu/%llu "
+		     "close_time %lld/%lld",
+		     step, (long long)x.last, (long long)y.last, (long long)x.open,
+		     (long long)y.open, (long long)x.high, (long long)y.high,
+		     (unsigned long long)x.trade_count, (unsigned long long)y.trade_count,
+		     (long long)x.close_time, (long long)y.close_time);
+	cr_assert_eq(tr_s24_window_open(a, (unsigned)wa, &ox),
+		     tr_s24_window_open(b, (unsigned)wb, &oy));
+	cr_assert_eq(ox, oy, "step %d: sub-window open", step);
+}
+
+Test(stats24h, batches_count_as_their_trades_one_by_one)
+{
+	struct tr_s24 *a = make(600 * SEC, SEC, 1), *b = make(600 * SEC, SEC, 1);
+	int wa = tr_s24_add_window(a, 60 * SEC), wb = tr_s24_add_window(b, 60 * SEC);
+	struct tr_s24_batch bt;
+	int64_t ts = T0, price = 3000 * E8, bucket = 0;
+	uint64_t id = 1000;
+	int n = 0, flushes = 0, ignored = 0, brc = 0;
+
+	for (int step = 0; step < 200000; step++) {
+		uint64_t r = rnd(1000);
+		int64_t t;
+
+		if (r < 3)
+			ts += (int64_t)rnd(900 * SEC); /* quiet, maybe past the window */
+		else if (r < 300)
+			ts += (int64_t)rnd(SEC / 3);
+		t = ts;
+		if (rnd(20) == 0)
+			t -= (int64_t)rnd(SEC); /* out of order, maybe an older bucket */
+		if (rnd(500) == 0)
+			t -= 700 * SEC; /* before the window */
+		int64_t idx = t / SEC;
+		int timer = rnd(100) == 0;
+		if (n && (idx != bucket || timer || rnd(10) == 0)) {
+			/* a fold: the batch so far (the engine folds before the
+			 * timer advances the window, and at a new bucket) */
+			int rc = tr_s24_add_batch(b, &bt);
+			cr_assert_eq(rc, brc, "step %d", step);
+			ignored += rc == 1;
+			n = 0;
+			flushes++;
+			same_reads(a, b, wa, wb, step);
+		}
+		if (timer) {
+			int64_t now = ts + (int64_t)rnd(2 * SEC);
+			tr_s24_advance(a, now);
+			tr_s24_advance(b, now);
+			same_reads(a, b, wa, wb, step);
+		}
+		bucket = idx;
+		price += (int64_t)rnd(2001) - 1000;
+		int64_t qty = 1 + (int64_t)rnd(100 * E8);
+		uint32_t cnt = 1 + (uint32_t)rnd(3);
+		/* equal times in falling id order now and then: the later one is last */
+		uint64_t tid = rnd(8) == 0 ? id - rnd(50) : id++;
+		int rc = tr_s24_add(a, t, price, qty, tid, cnt);
+		if (!n)
+			brc = rc; /* the trades of a batch share a bucket, so a fate */
+		batch_add(&bt, &n, t, price, qty, tid, cnt);
+	}
+	cr_assert_gt(flushes, 10000);
+	cr_assert_gt(ignored, 0, "no batch fell before the window");
+	tr_s24_free(a);
+	tr_s24_free(b);
+}
+
 Test(stats24h, create_rejects_bad_windows)
 {
 	struct tr_s24_config cfg;
