@@ -215,7 +215,7 @@ fuzz: $(FUZZ_BIN)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus tests/fuzz/seeds
 
 check-format:
-	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] engine/*.[ch] tests/*.c tools/*.c \
+	clang-format --dry-run -Werror shm/*.[ch] clients/*/*.[ch] engine/*.[ch] mirror/*.[ch] tests/*.c tools/*.c \
 		tools/exsim/*.[ch] bench/*.c
 
 clean:
