@@ -131,6 +131,7 @@ static void fold(struct tr_ae *a, struct ae_sym *s)
 {
 	if (!s->agg.trades)
 		return;
+	tr_candle_agg_split(&s->agg); /* once for every builder */
 	for (unsigned k = 0; k < a->cfg.ninterval; k++)
 		tr_candle_add_agg(s->cb[k], &s->agg, a->clock);
 	fold24(s);
@@ -798,6 +799,8 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 			continue;
 		/* merge, advance, partial and current candle: one call per builder */
 		const struct tr_candle_agg *g = s->agg.trades ? &s->agg : NULL;
+		if (g)
+			tr_candle_agg_split(&s->agg); /* once for every builder */
 		for (unsigned k = 0; k < a->cfg.ninterval; k++)
 			s->cur[k] = tr_candle_tick(s->cb[k], g, a->clock);
 		if (g) {
