@@ -83,6 +83,8 @@ struct tr_ae {
 	void *ctx;
 	uint32_t cap;
 	struct ae_sym **sym; /* by id */
+	uint32_t *live;	     /* ids of the symbols in sym, ascending: the timer's list */
+	uint32_t nlive;
 	uint32_t *dirty;
 	uint32_t ndirty;
 	int64_t refresh_ns, stale_ns;
@@ -378,8 +380,15 @@ fail:
 static __attribute__((noinline)) struct ae_sym *sym_add(struct tr_ae *a, uint32_t id,
 							uint16_t venue)
 {
-	if (!(a->sym[id] = sym_new(a, id, venue)))
+	if (!(a->sym[id] = sym_new(a, id, venue))) {
 		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
+		return NULL;
+	}
+	/* in id order, as a scan of sym would visit them */
+	uint32_t j = a->nlive++;
+	for (; j > 0 && a->live[j - 1] > id; j--)
+		a->live[j] = a->live[j - 1];
+	a->live[j] = id;
 	return a->sym[id];
 }
 
@@ -413,13 +422,15 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	a->ranked_at = INT64_MIN;
 	a->sym = calloc(a->cap, sizeof *a->sym);
 	a->dirty = calloc(a->cap, sizeof *a->dirty);
+	a->live = calloc(a->cap, sizeof *a->live);
 	a->st24 = calloc(a->cap, sizeof *a->st24);
 	a->st1h = calloc(a->cap, sizeof *a->st1h);
 	a->p24 = calloc(a->cap, sizeof *a->p24);
 	a->p1h = calloc(a->cap, sizeof *a->p1h);
 	a->mv = calloc(2, sizeof *a->mv);
 	a->mv_pub = a->mv ? a->mv + 1 : NULL;
-	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h || !a->mv) {
+	if (!a->sym || !a->dirty || !a->live || !a->st24 || !a->st1h || !a->p24 || !a->p1h ||
+	    !a->mv) {
 		tr_ae_close(a);
 		return tr_err(ENOMEM, "out of memory");
 	}
@@ -544,6 +555,7 @@ void tr_ae_close(struct tr_ae *a)
 		sym_free(a->sym[i]);
 	free(a->sym);
 	free(a->dirty);
+	free(a->live);
 	free(a->st24);
 	free(a->st1h);
 	free(a->p24);
@@ -792,11 +804,9 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 {
 	if (clock > a->clock)
 		a->clock = clock;
-	for (uint32_t i = 0; i < a->cap; i++) {
-		struct ae_sym *s = a->sym[i];
+	for (uint32_t i = 0; i < a->nlive; i++) {
+		struct ae_sym *s = a->sym[a->live[i]];
 
-		if (!s)
-			continue;
 		/* merge, advance, partial and current candle: one call per builder */
 		const struct tr_candle_agg *g = s->agg.trades ? &s->agg : NULL;
 		if (g)

@@ -654,7 +654,8 @@ static inline __attribute__((always_inline)) void merge(struct slot *s,
 	s->flags |= g->flags;
 }
 
-static void maybe_partial(struct tr_candle_builder *b, struct slot *s, int64_t now)
+static inline __attribute__((always_inline)) void maybe_partial(struct tr_candle_builder *b,
+								struct slot *s, int64_t now)
 {
 	if (!b->partial_gap || !s->dirty || s->final)
 		return;
@@ -754,7 +755,9 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 	return add(b, t, NULL, t->ts_event, now_ns);
 }
 
-int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
+/* tr_candle_add_agg() and tr_candle_advance(), inline in tr_candle_tick(). */
+static inline __attribute__((always_inline)) int
+add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
 {
 	struct slot *h = b->hot;
 
@@ -768,6 +771,11 @@ int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g
 		return TR_CANDLE_ADD_APPLIED;
 	}
 	return add(b, NULL, g, g->open_ts, now_ns);
+}
+
+int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
+{
+	return add_agg(b, g, now_ns);
 }
 
 int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts)
@@ -798,7 +806,8 @@ int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns)
 	return was && !s->dirty;
 }
 
-int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
+static inline __attribute__((always_inline)) int advance(struct tr_candle_builder *b,
+							 int64_t now_ns)
 {
 	int64_t wm = watermark(b, now_ns);
 	int n = 0;
@@ -822,13 +831,20 @@ int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 	return n;
 }
 
+int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
+{
+	return advance(b, now_ns);
+}
+
+static inline const struct tr_candle *current(struct tr_candle_builder *b);
+
 const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
 				       int64_t now_ns)
 {
 	if (g)
-		tr_candle_add_agg(b, g, now_ns);
-	tr_candle_advance(b, now_ns);
-	return tr_candle_current(b);
+		add_agg(b, g, now_ns);
+	advance(b, now_ns);
+	return current(b);
 }
 
 int tr_candle_flush(struct tr_candle_builder *b)
@@ -861,7 +877,7 @@ void tr_candle_mark_gap(struct tr_candle_builder *b)
 	b->gap_pending = 1;
 }
 
-const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
+static inline const struct tr_candle *current(struct tr_candle_builder *b)
 {
 	if (!b->have_newest)
 		return NULL;
@@ -870,4 +886,9 @@ const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
 	if (!s->used || s->open_time != b->newest)
 		return NULL;
 	return materialize(b, s);
+}
+
+const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
+{
+	return current(b);
 }
