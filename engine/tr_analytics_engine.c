@@ -459,6 +459,28 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	return 0;
 }
 
+/* (last - open) * 1e10 / open, toward zero, open > 0: one hardware divide
+ * on the magnitude while the quotient fits 64 bits, not the library's. */
+static int64_t change_1e10(int64_t last, int64_t open)
+{
+	__int128 n = ((__int128)last - open) * 10000000000ll;
+	unsigned __int128 m = n < 0 ? -(unsigned __int128)n : (unsigned __int128)n;
+	uint64_t hi = (uint64_t)(m >> 64);
+
+#if defined(__x86_64__)
+	if (hi < (uint64_t)open >> 1) { /* quotient < 2^63: fits int64 */
+		uint64_t q, r;
+
+		__asm__("divq %4"
+			: "=a"(q), "=d"(r)
+			: "a"((uint64_t)m), "d"(hi), "rm"((uint64_t)open));
+		(void)r;
+		return n < 0 ? -(int64_t)q : (int64_t)q;
+	}
+#endif
+	return (int64_t)(n / open);
+}
+
 /* Write the analytics part of s's latest entry, emitting due partials. */
 static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 {
@@ -490,10 +512,9 @@ static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 	memset(&an, 0, sizeof an);
 	int64_t last = tr_s24_last(s->s24), open;
 	if (s->h1 >= 0 && tr_s24_window_open(s->s24, (unsigned)s->h1, &open) && open > 0) {
-		__int128 ch = (__int128)last - open;
 		an.open_1h = open;
-		an.change_1h = (int64_t)ch;
-		an.change_pct_1h = (int64_t)(ch * 10000000000ll / open); /* toward zero */
+		an.change_1h = (int64_t)((__int128)last - open);
+		an.change_pct_1h = change_1e10(last, open); /* toward zero */
 		an.flags |= TR_SYMA_H1;
 	}
 	if (s->out.valid) {
@@ -757,11 +778,10 @@ static void rank(struct tr_ae *a, int64_t clock)
 		}
 		if (s->h1 >= 0 && tr_s24_window_open(s->s24, (unsigned)s->h1, &open) && open > 0) {
 			struct tr_stats24h *h = &a->st1h[i];
-			__int128 ch = (__int128)tr_s24_last(s->s24) - open;
 
 			h->open = open;
 			h->last = tr_s24_last(s->s24);
-			h->change_pct = (int64_t)(ch * 10000000000ll / open);
+			h->change_pct = change_1e10(h->last, open);
 			h->trade_count = 1;
 			a->p1h[i] = h;
 			n1h++;
