@@ -88,6 +88,7 @@ struct tr_ae {
 	uint32_t *dirty;
 	uint32_t ndirty;
 	int64_t refresh_ns, stale_ns;
+	int64_t late_ns;     /* the builders' lateness: watermark = clock - late_ns */
 	uint32_t spike_mask; /* interval slots checked for spikes */
 	int64_t ranked_at;   /* clock second of the last movers ranking */
 	struct tr_stats24h *st24, *st1h;
@@ -419,6 +420,7 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	a->cap = w->sb->symbol_capacity;
 	a->refresh_ns = (int64_t)a->an->refresh_us * 1000;
 	a->stale_ns = (int64_t)a->an->stale_ms * 1000000;
+	a->late_ns = (int64_t)cfg->candle_lateness_ms * 1000000;
 	a->ranked_at = INT64_MIN;
 	a->sym = calloc(a->cap, sizeof *a->sym);
 	a->dirty = calloc(a->cap, sizeof *a->dirty);
@@ -674,6 +676,7 @@ static __attribute__((noinline)) void trade_slow(struct tr_ae *a, struct ae_sym 
 			direct = false;
 			goto window;
 		}
+		s->span_ok = 0; /* the adds below may close buckets early (a ring ahead) */
 	}
 	/* Out of order, or into a closed candle: one add per builder, which
 	 * revises or reports it late. */
@@ -837,7 +840,13 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 			fold24(s);
 			tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
 		}
-		s->span_ok = 0; /* the watermark moved: re-check before aggregating */
+		/* The span's buckets stay open while the watermark (the same for
+		 * every builder) has not passed its start: finalize_before() never
+		 * goes past the bucket of the watermark. Else re-check. */
+		int64_t lim;
+		if (__builtin_add_overflow(s->agg.span_lo, a->late_ns, &lim))
+			lim = INT64_MAX;
+		s->span_ok = s->span_ok && a->clock <= lim;
 		tr_s24_advance(s->s24, a->clock);
 		if (a->stale_ns && s->last_recv && !s->stale &&
 		    recv - s->last_recv >= a->stale_ns) {
