@@ -841,6 +841,24 @@ static inline const struct tr_candle *current(struct tr_candle_builder *b);
 const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
 				       int64_t now_ns)
 {
+	struct slot *h = b->hot;
+
+	/* The common case, checked once for the three steps: the aggregate
+	 * goes into the hot bucket, which is the newest and stays open (the
+	 * watermark has not reached the bucket after fin), so the partial and
+	 * the current candle are both of the hot slot. */
+	if (h && b->have_newest && b->hot_lo == b->newest && h->used && !h->final &&
+	    h->open_time == b->hot_lo && b->cfg.lazy_partials && b->fin_set &&
+	    watermark(b, now_ns) < b->fin + b->iv &&
+	    (!g || !g->trades || (g->open_ts >= b->hot_lo && g->open_ts < b->hot_hi))) {
+		if (g && g->trades) {
+			b->gen++;
+			merge(h, g);
+			h->dirty = 1;
+		}
+		maybe_partial(b, h, now_ns);
+		return materialize(b, h);
+	}
 	if (g)
 		add_agg(b, g, now_ns);
 	advance(b, now_ns);
