@@ -409,7 +409,7 @@ void tr_outlier_free(struct tr_outlier *o)
 }
 
 /* Once per window trades: out of line, so the per-trade check stays small. */
-static __attribute__((noinline)) void outlier_recompute(struct tr_outlier *o)
+void tr_outlier_recompute(struct tr_outlier *o)
 {
 	uint32_t n = o->window, k = (n - 1) / 2;
 
@@ -434,25 +434,15 @@ static __attribute__((noinline)) void outlier_recompute(struct tr_outlier *o)
 	o->since = 0;
 }
 
-int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation)
+int tr_outlier_deviation(const struct tr_outlier *o, int64_t price, int64_t *deviation)
 {
-	int out = 0;
+	i128 d = (i128)price - o->ref;
 
-	if (o->valid && o->mads && (price < o->lo || price > o->hi)) {
-		i128 d = (i128)price - o->ref;
-		if (d < 0)
-			d = -d;
-		i128 dev = d * TR_SCALE / o->limit;
-		*deviation = dev > INT64_MAX ? INT64_MAX : (int64_t)dev;
-		out = 1;
-	}
-	o->ring[o->pos] = price;
-	o->pos = o->pos + 1 == o->window ? 0 : o->pos + 1;
-	if (o->n < o->window)
-		o->n++;
-	if (o->n == o->window && (!o->valid || ++o->since >= o->window))
-		outlier_recompute(o);
-	return out;
+	if (d < 0)
+		d = -d;
+	i128 dev = d * TR_SCALE / o->limit;
+	*deviation = dev > INT64_MAX ? INT64_MAX : (int64_t)dev;
+	return 1;
 }
 
 /* ---- volume spikes ---- */

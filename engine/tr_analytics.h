@@ -119,10 +119,28 @@ struct tr_outlier {
 int tr_outlier_init(struct tr_outlier *o, uint32_t window, int64_t mads, uint32_t floor_bps);
 void tr_outlier_free(struct tr_outlier *o);
 
+/* Out of line parts of tr_outlier_check(): the deviation of an outlier
+ * (returns 1), and the reference of the window, once per window trades. */
+int tr_outlier_deviation(const struct tr_outlier *o, int64_t price, int64_t *deviation);
+void tr_outlier_recompute(struct tr_outlier *o);
+
 /* Judge price against the reference of the prices before it, then add it.
  * Returns 1 (outlier; *deviation = |price - ref| / limit x 1e-8, saturated)
- * or 0. */
-int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation);
+ * or 0. Inline: on every trade, a store and a few compares. */
+static inline int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation)
+{
+	int out = 0;
+
+	if (o->valid && o->mads && (price < o->lo || price > o->hi))
+		out = tr_outlier_deviation(o, price, deviation);
+	o->ring[o->pos] = price;
+	o->pos = o->pos + 1 == o->window ? 0 : o->pos + 1;
+	if (o->n < o->window)
+		o->n++;
+	if (o->n == o->window && (!o->valid || ++o->since >= o->window))
+		tr_outlier_recompute(o);
+	return out;
+}
 
 /* ---- volume spikes ---- */
 
