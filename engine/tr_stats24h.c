@@ -436,7 +436,7 @@ static int64_t sat64(i128 v)
 }
 
 /* num / den rounded half away from zero (den != 0), saturated. */
-static int64_t div_round(i128 num, i128 den)
+static inline __attribute__((always_inline)) int64_t div_round(i128 num, i128 den)
 {
 	i128 q, r;
 
