@@ -113,6 +113,7 @@ struct tr_outlier {
 	int64_t lo, hi;	  /* prices outside [lo, hi] are outliers (from ref, limit, mads) */
 	int64_t *ring;	  /* window prices */
 	int64_t *scratch; /* window, for the selections */
+	int64_t *spare;	  /* window, the selections' second buffer */
 };
 
 /* 0 or -EINVAL (window < 4 or > TR_OUTLIER_MAX_WINDOW) / -ENOMEM. */
