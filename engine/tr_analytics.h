@@ -10,7 +10,7 @@
  *   median so that a run of equal prices (MAD 0, common) does not make every
  *   tick an outlier. deviation = |price - median| / max(MAD, floor); an
  *   outlier has deviation > mads. The reference is recomputed every
- *   `window` trades (two quickselects over a copy), together with the price
+ *   `window` trades (two branch-free selections over a copy), together with the price
  *   band [lo, hi] that deviation > mads means, so a trade costs one store
  *   and two compares; it is judged against the reference of the trades
  *   before it, and no verdict is given until the window is full.

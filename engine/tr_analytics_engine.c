@@ -768,13 +768,12 @@ static void rank(struct tr_ae *a, int64_t clock)
 	struct tr_movers *mv = a->mv, *pub = a->mv_pub;
 	uint32_t n24 = 0, n1h = 0;
 
-	for (uint32_t i = 0; i < a->cap; i++) {
+	for (uint32_t j = 0; j < a->nlive; j++) {
+		uint32_t i = a->live[j]; /* the others' entries stay NULL (calloc) */
 		struct ae_sym *s = a->sym[i];
 		int64_t open;
 
 		a->p24[i] = a->p1h[i] = NULL;
-		if (!s)
-			continue;
 		if (tr_s24_read_change(s->s24, &a->st24[i]) == 1) {
 			a->p24[i] = &a->st24[i];
 			n24++;
