@@ -10,7 +10,7 @@
  *   median so that a run of equal prices (MAD 0, common) does not make every
  *   tick an outlier. deviation = |price - median| / max(MAD, floor); an
  *   outlier has deviation > mads. The reference is recomputed every
- *   `window` trades (two quickselects over a copy), together with the price
+ *   `window` trades (two branch-free selections over a copy), together with the price
  *   band [lo, hi] that deviation > mads means, so a trade costs one store
  *   and two compares; it is judged against the reference of the trades
  *   before it, and no verdict is given until the window is full.
@@ -113,16 +113,35 @@ struct tr_outlier {
 	int64_t lo, hi;	  /* prices outside [lo, hi] are outliers (from ref, limit, mads) */
 	int64_t *ring;	  /* window prices */
 	int64_t *scratch; /* window, for the selections */
+	int64_t *spare;	  /* window, the selections' second buffer */
 };
 
 /* 0 or -EINVAL (window < 4 or > TR_OUTLIER_MAX_WINDOW) / -ENOMEM. */
 int tr_outlier_init(struct tr_outlier *o, uint32_t window, int64_t mads, uint32_t floor_bps);
 void tr_outlier_free(struct tr_outlier *o);
 
+/* Out of line parts of tr_outlier_check(): the deviation of an outlier
+ * (returns 1), and the reference of the window, once per window trades. */
+int tr_outlier_deviation(const struct tr_outlier *o, int64_t price, int64_t *deviation);
+void tr_outlier_recompute(struct tr_outlier *o);
+
 /* Judge price against the reference of the prices before it, then add it.
  * Returns 1 (outlier; *deviation = |price - ref| / limit x 1e-8, saturated)
- * or 0. */
-int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation);
+ * or 0. Inline: on every trade, a store and a few compares. */
+static inline int tr_outlier_check(struct tr_outlier *o, int64_t price, int64_t *deviation)
+{
+	int out = 0;
+
+	if (o->valid && o->mads && (price < o->lo || price > o->hi))
+		out = tr_outlier_deviation(o, price, deviation);
+	o->ring[o->pos] = price;
+	o->pos = o->pos + 1 == o->window ? 0 : o->pos + 1;
+	if (o->n < o->window)
+		o->n++;
+	if (o->n == o->window && (!o->valid || ++o->since >= o->window))
+		tr_outlier_recompute(o);
+	return out;
+}
 
 /* ---- volume spikes ---- */
 

@@ -83,9 +83,12 @@ struct tr_ae {
 	void *ctx;
 	uint32_t cap;
 	struct ae_sym **sym; /* by id */
+	uint32_t *live;	     /* ids of the symbols in sym, ascending: the timer's list */
+	uint32_t nlive;
 	uint32_t *dirty;
 	uint32_t ndirty;
 	int64_t refresh_ns, stale_ns;
+	int64_t late_ns;     /* the builders' lateness: watermark = clock - late_ns */
 	uint32_t spike_mask; /* interval slots checked for spikes */
 	int64_t ranked_at;   /* clock second of the last movers ranking */
 	struct tr_stats24h *st24, *st1h;
@@ -131,6 +134,7 @@ static void fold(struct tr_ae *a, struct ae_sym *s)
 {
 	if (!s->agg.trades)
 		return;
+	tr_candle_agg_split(&s->agg); /* once for every builder */
 	for (unsigned k = 0; k < a->cfg.ninterval; k++)
 		tr_candle_add_agg(s->cb[k], &s->agg, a->clock);
 	fold24(s);
@@ -377,8 +381,15 @@ fail:
 static __attribute__((noinline)) struct ae_sym *sym_add(struct tr_ae *a, uint32_t id,
 							uint16_t venue)
 {
-	if (!(a->sym[id] = sym_new(a, id, venue)))
+	if (!(a->sym[id] = sym_new(a, id, venue))) {
 		tr_log(TR_LOG_ERROR, "analytics for symbol %u: out of memory", id);
+		return NULL;
+	}
+	/* in id order, as a scan of sym would visit them */
+	uint32_t j = a->nlive++;
+	for (; j > 0 && a->live[j - 1] > id; j--)
+		a->live[j] = a->live[j - 1];
+	a->live[j] = id;
 	return a->sym[id];
 }
 
@@ -409,16 +420,19 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 	a->cap = w->sb->symbol_capacity;
 	a->refresh_ns = (int64_t)a->an->refresh_us * 1000;
 	a->stale_ns = (int64_t)a->an->stale_ms * 1000000;
+	a->late_ns = (int64_t)cfg->candle_lateness_ms * 1000000;
 	a->ranked_at = INT64_MIN;
 	a->sym = calloc(a->cap, sizeof *a->sym);
 	a->dirty = calloc(a->cap, sizeof *a->dirty);
+	a->live = calloc(a->cap, sizeof *a->live);
 	a->st24 = calloc(a->cap, sizeof *a->st24);
 	a->st1h = calloc(a->cap, sizeof *a->st1h);
 	a->p24 = calloc(a->cap, sizeof *a->p24);
 	a->p1h = calloc(a->cap, sizeof *a->p1h);
 	a->mv = calloc(2, sizeof *a->mv);
 	a->mv_pub = a->mv ? a->mv + 1 : NULL;
-	if (!a->sym || !a->dirty || !a->st24 || !a->st1h || !a->p24 || !a->p1h || !a->mv) {
+	if (!a->sym || !a->dirty || !a->live || !a->st24 || !a->st1h || !a->p24 || !a->p1h ||
+	    !a->mv) {
 		tr_ae_close(a);
 		return tr_err(ENOMEM, "out of memory");
 	}
@@ -445,6 +459,28 @@ int tr_ae_open(struct tr_ae **out, const struct tr_config *cfg, struct tr_writer
 				a->spike_mask |= 1u << k;
 	*out = a;
 	return 0;
+}
+
+/* (last - open) * 1e10 / open, toward zero, open > 0: one hardware divide
+ * on the magnitude while the quotient fits 64 bits, not the library's. */
+static int64_t change_1e10(int64_t last, int64_t open)
+{
+	__int128 n = ((__int128)last - open) * 10000000000ll;
+	unsigned __int128 m = n < 0 ? -(unsigned __int128)n : (unsigned __int128)n;
+	uint64_t hi = (uint64_t)(m >> 64);
+
+#if defined(__x86_64__)
+	if (hi < (uint64_t)open >> 1) { /* quotient < 2^63: fits int64 */
+		uint64_t q, r;
+
+		__asm__("divq %4"
+			: "=a"(q), "=d"(r)
+			: "a"((uint64_t)m), "d"(hi), "rm"((uint64_t)open));
+		(void)r;
+		return n < 0 ? -(int64_t)q : (int64_t)q;
+	}
+#endif
+	return (int64_t)(n / open);
 }
 
 /* Write the analytics part of s's latest entry, emitting due partials. */
@@ -478,10 +514,9 @@ static void refresh(struct tr_ae *a, struct ae_sym *s, int64_t recv)
 	memset(&an, 0, sizeof an);
 	int64_t last = tr_s24_last(s->s24), open;
 	if (s->h1 >= 0 && tr_s24_window_open(s->s24, (unsigned)s->h1, &open) && open > 0) {
-		__int128 ch = (__int128)last - open;
 		an.open_1h = open;
-		an.change_1h = (int64_t)ch;
-		an.change_pct_1h = (int64_t)(ch * 10000000000ll / open); /* toward zero */
+		an.change_1h = (int64_t)((__int128)last - open);
+		an.change_pct_1h = change_1e10(last, open); /* toward zero */
 		an.flags |= TR_SYMA_H1;
 	}
 	if (s->out.valid) {
@@ -543,6 +578,7 @@ void tr_ae_close(struct tr_ae *a)
 		sym_free(a->sym[i]);
 	free(a->sym);
 	free(a->dirty);
+	free(a->live);
 	free(a->st24);
 	free(a->st1h);
 	free(a->p24);
@@ -640,6 +676,7 @@ static __attribute__((noinline)) void trade_slow(struct tr_ae *a, struct ae_sym 
 			direct = false;
 			goto window;
 		}
+		s->span_ok = 0; /* the adds below may close buckets early (a ring ahead) */
 	}
 	/* Out of order, or into a closed candle: one add per builder, which
 	 * revises or reports it late. */
@@ -731,24 +768,22 @@ static void rank(struct tr_ae *a, int64_t clock)
 	struct tr_movers *mv = a->mv, *pub = a->mv_pub;
 	uint32_t n24 = 0, n1h = 0;
 
-	for (uint32_t i = 0; i < a->cap; i++) {
+	for (uint32_t j = 0; j < a->nlive; j++) {
+		uint32_t i = a->live[j]; /* the others' entries stay NULL (calloc) */
 		struct ae_sym *s = a->sym[i];
 		int64_t open;
 
 		a->p24[i] = a->p1h[i] = NULL;
-		if (!s)
-			continue;
 		if (tr_s24_read_change(s->s24, &a->st24[i]) == 1) {
 			a->p24[i] = &a->st24[i];
 			n24++;
 		}
 		if (s->h1 >= 0 && tr_s24_window_open(s->s24, (unsigned)s->h1, &open) && open > 0) {
 			struct tr_stats24h *h = &a->st1h[i];
-			__int128 ch = (__int128)tr_s24_last(s->s24) - open;
 
 			h->open = open;
 			h->last = tr_s24_last(s->s24);
-			h->change_pct = (int64_t)(ch * 10000000000ll / open);
+			h->change_pct = change_1e10(h->last, open);
 			h->trade_count = 1;
 			a->p1h[i] = h;
 			n1h++;
@@ -791,20 +826,26 @@ void tr_ae_tick(struct tr_ae *a, int64_t clock, int64_t recv)
 {
 	if (clock > a->clock)
 		a->clock = clock;
-	for (uint32_t i = 0; i < a->cap; i++) {
-		struct ae_sym *s = a->sym[i];
+	for (uint32_t i = 0; i < a->nlive; i++) {
+		struct ae_sym *s = a->sym[a->live[i]];
 
-		if (!s)
-			continue;
 		/* merge, advance, partial and current candle: one call per builder */
 		const struct tr_candle_agg *g = s->agg.trades ? &s->agg : NULL;
+		if (g)
+			tr_candle_agg_split(&s->agg); /* once for every builder */
 		for (unsigned k = 0; k < a->cfg.ninterval; k++)
 			s->cur[k] = tr_candle_tick(s->cb[k], g, a->clock);
 		if (g) {
 			fold24(s);
 			tr_candle_agg_reset(&s->agg, s->agg.span_lo, s->agg.span_hi);
 		}
-		s->span_ok = 0; /* the watermark moved: re-check before aggregating */
+		/* The span's buckets stay open while the watermark (the same for
+		 * every builder) has not passed its start: finalize_before() never
+		 * goes past the bucket of the watermark. Else re-check. */
+		int64_t lim;
+		if (__builtin_add_overflow(s->agg.span_lo, a->late_ns, &lim))
+			lim = INT64_MAX;
+		s->span_ok = s->span_ok && a->clock <= lim;
 		tr_s24_advance(s->s24, a->clock);
 		if (a->stale_ns && s->last_recv && !s->stale &&
 		    recv - s->last_recv >= a->stale_ns) {

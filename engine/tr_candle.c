@@ -26,6 +26,13 @@
 
 #define I128_MAX ((__int128)(((unsigned __int128)1 << 127) - 1))
 
+/* A quote sum n (>= 0, x 1e-16) as q = floor(n / 1e8) and r = n mod 1e8.
+ * q > INT64_MAX: too large for a record (or the sum saturated); the record
+ * then divides the exact sum, which saturates and flags it. */
+struct split {
+	uint64_t q, r;
+};
+
 struct slot {
 	int64_t open_time; /* bucket; meaningful only when used */
 	int64_t open, high, low, close;
@@ -34,6 +41,9 @@ struct slot {
 	uint64_t first_id, last_id;
 	int64_t volume, tb_volume; /* x 1e-8, saturating */
 	__int128 quote, tb_quote;  /* exact price*qty, x 1e-16, saturating */
+	/* quote and tb_quote as floor(/1e8) and remainder, kept beside the
+	 * exact sums so a record rounds them without dividing (struct split) */
+	struct split q8, tq8;
 	int64_t ts_update;
 	uint32_t trade_count;
 	uint8_t used;
@@ -199,15 +209,18 @@ static int64_t div_half_even(__int128 n, int64_t d, int *ovf)
 #define D8_NORM ((uint64_t)SCALE << D8_SHIFT)
 #define D8_RECIP ((uint64_t)(~(unsigned __int128)0 / D8_NORM)) /* - 2^64, mod 2^64 */
 
-static int64_t div_half_even_1e8(__int128 n, int *ovf)
+#define SPLIT_BIG ((uint64_t)1 << 63) /* any q >= this: too large */
+
+/* floor(n / 1e8) and the remainder, n >= 0; q = SPLIT_BIG if the quotient
+ * is SPLIT_BIG or more (so that q + q' + 1 never wraps). */
+static struct split split_1e8(__int128 n)
 {
 	unsigned __int128 u = (unsigned __int128)n;
+	struct split x = {SPLIT_BIG, 0};
 
-	if (u >> 64 >= (uint64_t)SCALE) {
-		*ovf = 1; /* the quotient needs more than 64 bits */
-		return INT64_MAX;
-	}
-	u <<= D8_SHIFT; /* n < 1e8 * 2^64 < 2^91: nothing lost */
+	if (u >> 64 >= (uint64_t)SCALE)
+		return x; /* the quotient needs more than 64 bits */
+	u <<= D8_SHIFT;	  /* n < 1e8 * 2^64 < 2^91: nothing lost */
 	uint64_t u1 = (uint64_t)(u >> 64), u0 = (uint64_t)u;
 	unsigned __int128 p = (unsigned __int128)D8_RECIP * u1 + u;
 
@@ -222,25 +235,53 @@ static int64_t div_half_even_1e8(__int128 n, int *ovf)
 		q++;
 		r -= D8_NORM;
 	}
-	r >>= D8_SHIFT;
-	if (r > (uint64_t)SCALE - r || (r == (uint64_t)SCALE - r && (q & 1)))
-		q++;
-	if (q > INT64_MAX) {
-		*ovf = 1;
-		return INT64_MAX;
-	}
-	return (int64_t)q;
+	x.q = q < SPLIT_BIG ? q : SPLIT_BIG;
+	x.r = r >> D8_SHIFT;
+	return x;
+}
+
+/* 1 if x.r / 1e8 rounds x.q up, half to even: r > 1e8 / 2, or a tie
+ * with q odd. */
+static uint64_t rounds_up(struct split x)
+{
+	return 2 * x.r + (x.q & 1) > (uint64_t)SCALE;
+}
+
+/* n / 1e8 rounded half to even, saturated at INT64_MAX (*ovf set), n >= 0. */
+static int64_t div_half_even_1e8(__int128 n, int *ovf)
+{
+	struct split x = split_1e8(n);
+
+	if (x.q < INT64_MAX || (x.q == INT64_MAX && !rounds_up(x)))
+		return (int64_t)(x.q + rounds_up(x));
+	*ovf = 1;
+	return INT64_MAX;
+}
+
+/* a += b, both splits of sums (b.q <= SPLIT_BIG); a too large stays so. */
+static inline void split_add(struct split *a, struct split b)
+{
+	uint64_t r = a->r + b.r, c = r >= (uint64_t)SCALE;
+
+	if (__builtin_add_overflow(a->q, b.q + c, &a->q))
+		a->q = UINT64_MAX;
+	a->r = c ? r - (uint64_t)SCALE : r;
+}
+
+/* A record's quote volume: from the split when it fits, else divided. */
+static int64_t quote_1e8(const struct split *x, __int128 exact, int *ovf)
+{
+	return x->q < INT64_MAX ? (int64_t)(x->q + rounds_up(*x)) : div_half_even_1e8(exact, ovf);
 }
 
 /* The record of slot s in b->rec. seq, symbol_id, interval_s and venue_id
  * were set by tr_candle_new and never change. */
-static const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
+static __attribute__((noinline)) const struct tr_candle *
+materialize_slow(struct tr_candle_builder *b, struct slot *s)
 {
 	struct tr_candle *c = &b->rec;
 	int ovf = 0;
 
-	if (b->mat_slot == s && b->mat_gen == b->gen)
-		return c; /* unchanged since the last time: the divisions are done */
 	b->mat_slot = s;
 	b->mat_gen = b->gen;
 	c->open_time = s->open_time;
@@ -249,9 +290,9 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 	c->low = s->low;
 	c->close = s->close;
 	c->volume = s->volume;
-	c->quote_volume = div_half_even_1e8(s->quote, &ovf);
+	c->quote_volume = quote_1e8(&s->q8, s->quote, &ovf);
 	c->taker_buy_volume = s->tb_volume;
-	c->taker_buy_quote_volume = div_half_even_1e8(s->tb_quote, &ovf);
+	c->taker_buy_quote_volume = quote_1e8(&s->tq8, s->tb_quote, &ovf);
 	if (ovf)
 		s->flags |= TR_CANDLE_OVERFLOW; /* a quote volume saturated */
 	c->vwap = s->volume > 0 ? div_half_even(s->quote, s->volume, &ovf) : 0;
@@ -262,6 +303,14 @@ static const struct tr_candle *materialize(struct tr_candle_builder *b, struct s
 	c->flags = (uint8_t)(s->flags | (s->final ? TR_CANDLE_FINAL : 0));
 	c->revision = s->revision;
 	return c;
+}
+
+/* Inline: tr_candle_current() after a partial finds the record made. */
+static inline const struct tr_candle *materialize(struct tr_candle_builder *b, struct slot *s)
+{
+	if (b->mat_slot == s && b->mat_gen == b->gen)
+		return &b->rec; /* unchanged since the last time: the divisions are done */
+	return materialize_slow(b, s);
 }
 
 static void emit(struct tr_candle_builder *b, struct slot *s)
@@ -451,11 +500,15 @@ static void apply(struct slot *s, const struct tr_trade *t)
 		if (t->ts_event > s->ts_update)
 			s->ts_update = t->ts_event;
 	}
+	struct split pq8 = split_1e8(pq); /* one trade: the rare direct path */
+
 	s->volume = sat_add(s->volume, t->qty, &s->flags);
 	s->quote = sat_add128(s->quote, pq, &s->flags);
+	split_add(&s->q8, pq8);
 	if (t->side == TR_SIDE_BUY) {
 		s->tb_volume = sat_add(s->tb_volume, t->qty, &s->flags);
 		s->tb_quote = sat_add128(s->tb_quote, pq, &s->flags);
+		split_add(&s->tq8, pq8);
 	}
 	if (__builtin_add_overflow(s->trade_count, cnt, &s->trade_count)) {
 		s->trade_count = UINT32_MAX;
@@ -474,6 +527,18 @@ void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_
 	g->quote = g->tb_quote = 0;
 	g->trade_count = g->trades = 0;
 	g->flags = 0;
+	g->split = 0;
+}
+
+void tr_candle_agg_split(struct tr_candle_agg *g)
+{
+	struct split q = split_1e8(g->quote), t = split_1e8(g->tb_quote);
+
+	g->q8 = q.q;
+	g->q8r = q.r;
+	g->tq8 = t.q;
+	g->tq8r = t.r;
+	g->split = 1;
 }
 
 void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
@@ -525,6 +590,7 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 	}
 	if (t->flags & TR_TRADE_GAP)
 		g->flags |= TR_CANDLE_GAP;
+	g->split = 0;
 }
 
 /* The first trades of a bucket, or the first into a flat candle (which has
@@ -548,7 +614,8 @@ static __attribute__((noinline)) void merge_first(struct slot *s, const struct t
 /* apply() of a whole aggregate: the same result as applying its trades.
  * Six times per symbol and timer run, so the first-trades case is out of
  * line and the rest is compares and adds. */
-static inline void merge(struct slot *s, const struct tr_candle_agg *g)
+static inline __attribute__((always_inline)) void merge(struct slot *s,
+							const struct tr_candle_agg *g)
 {
 	if (__builtin_expect((!s->trade_count && !s->volume) || (s->flags & TR_CANDLE_EMPTY), 0)) {
 		merge_first(s, g);
@@ -573,6 +640,13 @@ static inline void merge(struct slot *s, const struct tr_candle_agg *g)
 	s->quote = sat_add128(s->quote, g->quote, &s->flags);
 	s->tb_volume = sat_add(s->tb_volume, g->tb_volume, &s->flags);
 	s->tb_quote = sat_add128(s->tb_quote, g->tb_quote, &s->flags);
+	if (__builtin_expect(g->split, 1)) {
+		split_add(&s->q8, (struct split){g->q8, g->q8r});
+		split_add(&s->tq8, (struct split){g->tq8, g->tq8r});
+	} else {
+		split_add(&s->q8, split_1e8(g->quote));
+		split_add(&s->tq8, split_1e8(g->tb_quote));
+	}
 	if (__builtin_add_overflow(s->trade_count, g->trade_count, &s->trade_count)) {
 		s->trade_count = UINT32_MAX;
 		s->flags |= TR_CANDLE_OVERFLOW;
@@ -580,7 +654,8 @@ static inline void merge(struct slot *s, const struct tr_candle_agg *g)
 	s->flags |= g->flags;
 }
 
-static void maybe_partial(struct tr_candle_builder *b, struct slot *s, int64_t now)
+static inline __attribute__((always_inline)) void maybe_partial(struct tr_candle_builder *b,
+								struct slot *s, int64_t now)
 {
 	if (!b->partial_gap || !s->dirty || s->final)
 		return;
@@ -680,7 +755,9 @@ int tr_candle_add(struct tr_candle_builder *b, const struct tr_trade *t, int64_t
 	return add(b, t, NULL, t->ts_event, now_ns);
 }
 
-int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
+/* tr_candle_add_agg() and tr_candle_advance(), inline in tr_candle_tick(). */
+static inline __attribute__((always_inline)) int
+add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
 {
 	struct slot *h = b->hot;
 
@@ -694,6 +771,11 @@ int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g
 		return TR_CANDLE_ADD_APPLIED;
 	}
 	return add(b, NULL, g, g->open_ts, now_ns);
+}
+
+int tr_candle_add_agg(struct tr_candle_builder *b, const struct tr_candle_agg *g, int64_t now_ns)
+{
+	return add_agg(b, g, now_ns);
 }
 
 int tr_candle_open_for(const struct tr_candle_builder *b, int64_t ts)
@@ -724,7 +806,8 @@ int tr_candle_partial(struct tr_candle_builder *b, int64_t now_ns)
 	return was && !s->dirty;
 }
 
-int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
+static inline __attribute__((always_inline)) int advance(struct tr_candle_builder *b,
+							 int64_t now_ns)
 {
 	int64_t wm = watermark(b, now_ns);
 	int n = 0;
@@ -748,13 +831,38 @@ int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
 	return n;
 }
 
+int tr_candle_advance(struct tr_candle_builder *b, int64_t now_ns)
+{
+	return advance(b, now_ns);
+}
+
+static inline const struct tr_candle *current(struct tr_candle_builder *b);
+
 const struct tr_candle *tr_candle_tick(struct tr_candle_builder *b, const struct tr_candle_agg *g,
 				       int64_t now_ns)
 {
+	struct slot *h = b->hot;
+
+	/* The common case, checked once for the three steps: the aggregate
+	 * goes into the hot bucket, which is the newest and stays open (the
+	 * watermark has not reached the bucket after fin), so the partial and
+	 * the current candle are both of the hot slot. */
+	if (h && b->have_newest && b->hot_lo == b->newest && h->used && !h->final &&
+	    h->open_time == b->hot_lo && b->cfg.lazy_partials && b->fin_set &&
+	    watermark(b, now_ns) < b->fin + b->iv &&
+	    (!g || !g->trades || (g->open_ts >= b->hot_lo && g->open_ts < b->hot_hi))) {
+		if (g && g->trades) {
+			b->gen++;
+			merge(h, g);
+			h->dirty = 1;
+		}
+		maybe_partial(b, h, now_ns);
+		return materialize(b, h);
+	}
 	if (g)
-		tr_candle_add_agg(b, g, now_ns);
-	tr_candle_advance(b, now_ns);
-	return tr_candle_current(b);
+		add_agg(b, g, now_ns);
+	advance(b, now_ns);
+	return current(b);
 }
 
 int tr_candle_flush(struct tr_candle_builder *b)
@@ -787,7 +895,7 @@ void tr_candle_mark_gap(struct tr_candle_builder *b)
 	b->gap_pending = 1;
 }
 
-const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
+static inline const struct tr_candle *current(struct tr_candle_builder *b)
 {
 	if (!b->have_newest)
 		return NULL;
@@ -796,4 +904,9 @@ const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
 	if (!s->used || s->open_time != b->newest)
 		return NULL;
 	return materialize(b, s);
+}
+
+const struct tr_candle *tr_candle_current(struct tr_candle_builder *b)
+{
+	return current(b);
 }

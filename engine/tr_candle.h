@@ -144,6 +144,10 @@ struct tr_candle_agg {
 	uint32_t trade_count;	  /* underlying trades */
 	uint32_t trades;	  /* records added */
 	uint8_t flags;		  /* TR_CANDLE_GAP, TR_CANDLE_OVERFLOW */
+	/* quote and tb_quote as floor(/1e8) and remainder, set by
+	 * tr_candle_agg_split() (split: valid for the trades added so far) */
+	uint64_t q8, q8r, tq8, tq8r;
+	uint8_t split;
 	/* For a rolling window fed by the same aggregate (tr_s24_batch): the
 	 * first trade to arrive, and the latest by time, of equal times the
 	 * last to arrive. */
@@ -155,6 +159,12 @@ struct tr_candle_agg {
 
 void tr_candle_agg_reset(struct tr_candle_agg *g, int64_t span_lo, int64_t span_hi);
 void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t);
+
+/* Divide the aggregate's quote sums by 1e8 once, for every builder it is
+ * merged into next: a builder keeps its quote sums split the same way, so a
+ * record rounds them with no division. Optional (a merge of an aggregate
+ * not split since its last add divides on its own); the result is the same. */
+void tr_candle_agg_split(struct tr_candle_agg *g);
 
 /* Merge an aggregate (see above) as tr_candle_add() would its trades. Meant
  * for an aggregate whose bucket is open (tr_candle_open_for() was 1 for its

@@ -41,6 +41,8 @@ struct tr_s24 {
 	int64_t nb; /* window_ns / bucket_ns: the window is buckets [cur - nb, cur] */
 
 	int started;
+	int expired;	/* expire_to() ran at cur and no bucket came since: it is
+			 * a no-op again until one does or cur moves */
 	int64_t cur;	/* bucket index of the clock */
 	int64_t cur_lo; /* its start, ns */
 	int64_t clock;	/* ns: the latest trade or advance time */
@@ -226,6 +228,7 @@ static void expire_to(struct tr_s24 *s, int64_t idx)
 		       bucket(s, s->win[w].head)->idx < s->cur - s->win[w].nb)
 			s->win[w].head++;
 	}
+	s->expired = 1;
 }
 
 int tr_s24_add_window(struct tr_s24 *s, int64_t window_ns)
@@ -234,6 +237,7 @@ int tr_s24_add_window(struct tr_s24 *s, int64_t window_ns)
 		return -EINVAL;
 	if (s->nwin == TR_S24_MAX_WINDOWS)
 		return -ENOSPC;
+	s->expired = 0;
 	s->win[s->nwin].nb = window_ns / s->bucket_ns;
 	s->win[s->nwin].head = s->head;
 	while (s->win[s->nwin].head != s->tail &&
@@ -258,8 +262,11 @@ int64_t tr_s24_last(const struct tr_s24 *s)
 void tr_s24_advance(struct tr_s24 *s, int64_t now)
 {
 	int first = !s->started;
+	int64_t idx = bucket_idx(s, now);
 
-	expire_to(s, bucket_idx(s, now));
+	/* ten times a second per symbol: skip what would change nothing */
+	if (first || !s->expired || idx > s->cur)
+		expire_to(s, idx);
 	if (first || now > s->clock)
 		s->clock = now;
 }
@@ -302,6 +309,7 @@ static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int6
 		if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
 			return -ENOMEM;
 		seq = s->tail++;
+		s->expired = 0; /* a sub-window may start at the new bucket */
 		e = bucket(s, seq);
 		e->idx = idx;
 		e->open = e->high = e->low = price;
@@ -378,6 +386,7 @@ int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b)
 			if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
 				return -ENOMEM;
 			seq = s->tail++;
+			s->expired = 0; /* a sub-window may start at the new bucket */
 			e = bucket(s, seq);
 			e->idx = idx;
 			e->open = b->first_price;
@@ -436,7 +445,7 @@ static int64_t sat64(i128 v)
 }
 
 /* num / den rounded half away from zero (den != 0), saturated. */
-static int64_t div_round(i128 num, i128 den)
+static inline __attribute__((always_inline)) int64_t div_round(i128 num, i128 den)
 {
 	i128 q, r;
 

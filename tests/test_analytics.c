@@ -698,3 +698,46 @@ Test(analytics, restart_dedupes_the_trade_the_latest_table_missed)
 	trade("BTCUSDT", 102, "60000", "1", t0 + 2000000);
 	rig_close();
 }
+
+/* The reference and MAD of every window equal the lower medians of a sorted
+ * copy: windows of assorted sizes, prices with many repeats (as recorded
+ * trades have) and without. */
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+Test(analytics, outlier_reference_and_mad_equal_a_sort)
+{
+	static int64_t win[512], srt[512];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	int64_t dev;
+
+	for (uint32_t n = 4; n <= 512; n = n * 3 / 2 + 1) {
+		for (int spread = 1; spread <= 1000000; spread *= 1000) {
+			struct tr_outlier o;
+
+			cr_assert_eq(tr_outlier_init(&o, n, 0, 0), 0);
+			for (int w = 0; w < 6; w++) {
+				for (uint32_t i = 0; i < n; i++) {
+					x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+					win[i] = 100 * E8 + (int64_t)(x % (uint64_t)spread) * 1000;
+					tr_outlier_check(&o, win[i], &dev);
+				}
+				uint32_t k = (n - 1) / 2;
+				memcpy(srt, win, n * sizeof *srt);
+				qsort(srt, n, sizeof *srt, cmp64);
+				int64_t ref = srt[k];
+				for (uint32_t i = 0; i < n; i++)
+					srt[i] = win[i] > ref ? win[i] - ref : ref - win[i];
+				qsort(srt, n, sizeof *srt, cmp64);
+				cr_assert(o.valid);
+				cr_assert_eq(o.ref, ref, "window %u spread %d", n, spread);
+				cr_assert_eq(o.mad, srt[k], "window %u spread %d", n, spread);
+			}
+			tr_outlier_free(&o);
+		}
+	}
+}

@@ -804,3 +804,107 @@ Test(candle, shouldSaturateSumsAndFlagOverflow)
 	free(s.v);
 	free(s2.v);
 }
+
+#define E8 100000000LL
+
+/* n / 1e8 half to even, saturated at INT64_MAX (*ovf set), from the exact
+ * sum: the rule the builder's split sums must give. */
+static int64_t q8_expect(__int128 n, int *ovf)
+{
+	__int128 q = n / 100000000, r = n % 100000000;
+
+	if (2 * r > 100000000 || (2 * r == 100000000 && (q & 1)))
+		q++;
+	if (q > INT64_MAX) {
+		*ovf = 1;
+		return INT64_MAX;
+	}
+	return (int64_t)q;
+}
+
+/* Trades merged as aggregates (split once for all builders, or not split)
+ * make the record that adding them one by one makes, and its quote volumes
+ * are the exact sums rounded once: random trades, sums at the int64 limit
+ * of a record, a tie there, and sums beyond it. */
+Test(candle, shouldMergeAggregatesAsTradesWhateverTheQuoteSplit)
+{
+	enum { N = 400 };
+	static struct tr_trade tv[N];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	const int64_t big = INT64_MAX;
+
+	for (int sc = 0; sc < 5; sc++) {
+		int n = sc == 0 ? N : 2;
+		__int128 q = 0, tq = 0;
+
+		for (int i = 0; i < n; i++) {
+			struct tr_trade *t = &tv[i];
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			memset(t, 0, sizeof *t);
+			t->ts_event = T0 + (int64_t)(x % 1000) * MS;
+			t->trade_id = 100 + (uint64_t)i;
+			t->side = (x >> 20 & 1) ? TR_SIDE_BUY : TR_SIDE_SELL;
+			t->trade_count = 1;
+			if (sc == 0) { /* random prices and sizes, 8 decimals */
+				t->price = 1 + (int64_t)(x >> 24) % 10000000000000;
+				t->qty = 1 + (int64_t)(x >> 8) % 10000000000;
+			} else if (sc == 1) { /* quote volume exactly INT64_MAX: fits */
+				t->price = i ? 1 : big - 1;
+				t->qty = E8;
+			} else if (sc == 2) { /* a tie (.5) below the limit: to even */
+				t->price = i ? 2 : big - 2;
+				t->qty = E8 / 2;
+			} else if (sc == 3) { /* one past the limit: saturates */
+				t->price = i ? 2 : big - 1;
+				t->qty = E8;
+			} else { /* far beyond what 64 bits hold */
+				t->price = fx("90000000000");
+				t->qty = fx("60000000000");
+			}
+			t->side = sc ? TR_SIDE_BUY : t->side;
+			q += (__int128)t->price * t->qty;
+			if (t->side == TR_SIDE_BUY)
+				tq += (__int128)t->price * t->qty;
+		}
+		for (int chunk = 1; chunk <= n; chunk = chunk * 7 + 1) {
+			struct sink s1 = {0}, s2 = {0}, s3 = {0};
+			struct tr_candle_builder *b1 = mkb(60, 0, 0, TR_CANDLE_POLICY_SKIP, 0, &s1);
+			struct tr_candle_builder *b2 = mkb(60, 0, 0, TR_CANDLE_POLICY_SKIP, 0, &s2);
+			struct tr_candle_builder *b3 = mkb(60, 0, 0, TR_CANDLE_POLICY_SKIP, 0, &s3);
+			struct tr_candle_agg g;
+
+			memset(&g, 0, sizeof g);
+			for (int i = 0; i < n; i += chunk) {
+				tr_candle_agg_reset(&g, T0, T0 + NS);
+				for (int j = i; j < n && j < i + chunk; j++) {
+					cr_assert_eq(tr_candle_add(b1, &tv[j], T0),
+						     TR_CANDLE_ADD_APPLIED);
+					tr_candle_agg_add(&g, &tv[j]);
+				}
+				cr_assert_eq(tr_candle_add_agg(b3, &g, T0), TR_CANDLE_ADD_APPLIED);
+				tr_candle_agg_split(&g);
+				cr_assert_eq(tr_candle_add_agg(b2, &g, T0), TR_CANDLE_ADD_APPLIED);
+			}
+			struct tr_candle c1 = *tr_candle_current(b1), c2 = *tr_candle_current(b2),
+					 c3 = *tr_candle_current(b3);
+			int ovf = 0;
+			int64_t qv = q8_expect(q, &ovf), tqv = q8_expect(tq, &ovf);
+
+			cr_assert_eq(c1.quote_volume, qv, "case %d: %" PRId64 " != %" PRId64, sc,
+				     c1.quote_volume, qv);
+			cr_assert_eq(c1.taker_buy_quote_volume, tqv, "case %d", sc);
+			cr_assert_eq(!!(c1.flags & TR_CANDLE_OVERFLOW), ovf, "case %d", sc);
+			cr_assert(!memcmp(&c1, &c2, sizeof c1),
+				  "case %d chunk %d: split merge differs", sc, chunk);
+			cr_assert(!memcmp(&c1, &c3, sizeof c1),
+				  "case %d chunk %d: plain merge differs", sc, chunk);
+			tr_candle_free(b1);
+			tr_candle_free(b2);
+			tr_candle_free(b3);
+			free(s1.v);
+			free(s2.v);
+			free(s3.v);
+		}
+	}
+}

@@ -584,3 +584,29 @@ Test(stats24h, movers_of_a_one_hour_window_from_live_stats)
 		tr_s24_free(d1[i]);
 	}
 }
+
+/* A timer advance within the same bucket still expires a sub-window that a
+ * late trade reopened with a bucket older than the sub-window (the advance
+ * skips its expiry only when no bucket came since the last one). */
+Test(stats24h, an_advance_in_the_same_bucket_expires_a_late_bucket_from_a_sub_window)
+{
+	struct tr_s24 *s;
+	struct tr_s24_config cfg;
+	int64_t open = 0;
+
+	tr_s24_config_default(&cfg);
+	cr_assert_eq(tr_s24_create(&s, &cfg), 0);
+	int w = tr_s24_add_window(s, 3600 * SEC);
+	cr_assert_geq(w, 0);
+	cr_assert_eq(tr_s24_add(s, T0, 100 * E8, E8, 1, 1), 0);
+	tr_s24_advance(s, T0 + 7200 * SEC);
+	cr_assert_eq(tr_s24_window_open(s, (unsigned)w, &open), 0, "nothing in the last hour");
+	tr_s24_advance(s, T0 + 7200 * SEC + SEC / 10);
+	/* 1.5 h old: in the 24 h window (a new bucket), not in the hour */
+	cr_assert_eq(tr_s24_add(s, T0 + 1800 * SEC, 101 * E8, E8, 2, 1), 0);
+	tr_s24_advance(s, T0 + 7200 * SEC + SEC / 5);
+	cr_assert_eq(tr_s24_window_open(s, (unsigned)w, &open), 0,
+		     "the late bucket is not in the hour (open %lld)", (long long)open);
+	cr_assert_eq(tr_s24_trade_count(s), 2);
+	tr_s24_free(s);
+}
