@@ -767,29 +767,49 @@ static void rank(struct tr_ae *a, int64_t clock)
 {
 	struct tr_movers *mv = a->mv, *pub = a->mv_pub;
 	uint32_t n24 = 0, n1h = 0;
+	/* same: every input of the lists (st24, st1h and which of them rank)
+	 * is what the last ranking had, so the lists would come out equal */
+	int same = a->mv_written;
 
 	for (uint32_t j = 0; j < a->nlive; j++) {
 		uint32_t i = a->live[j]; /* the others' entries stay NULL (calloc) */
 		struct ae_sym *s = a->sym[i];
+		struct tr_stats24h *d = &a->st24[i], *h = &a->st1h[i];
+		const struct tr_stats24h *was24 = a->p24[i], *was1h = a->p1h[i];
+		struct tr_stats24h o = *d;
 		int64_t open;
 
 		a->p24[i] = a->p1h[i] = NULL;
-		if (tr_s24_read_change(s->s24, &a->st24[i]) == 1) {
-			a->p24[i] = &a->st24[i];
+		if (tr_s24_read_change(s->s24, d) == 1) {
+			a->p24[i] = d;
 			n24++;
 		}
+		same &= a->p24[i] == was24 &&
+			(!was24 || (d->change_pct == o.change_pct && d->last == o.last &&
+				    d->open == o.open && !d->trade_count == !o.trade_count));
 		if (s->h1 >= 0 && tr_s24_window_open(s->s24, (unsigned)s->h1, &open) && open > 0) {
-			struct tr_stats24h *h = &a->st1h[i];
+			int64_t last = tr_s24_last(s->s24);
 
+			same &= was1h && h->open == open && h->last == last;
 			h->open = open;
-			h->last = tr_s24_last(s->s24);
-			h->change_pct = change_1e10(h->last, open);
+			h->last = last;
+			h->change_pct = change_1e10(last, open);
 			h->trade_count = 1;
 			a->p1h[i] = h;
 			n1h++;
+		} else {
+			same &= !was1h;
 		}
 	}
 	mv->ts_update = clock;
+	if (same) {
+		/* Nothing ranks differently: only the ranking's time changes. */
+		struct tr_movers *m = tr_movers_begin(a->w);
+		put_changed((uint64_t *)m, (uint64_t *)pub, (const uint64_t *)mv, 8,
+			    offsetof(struct tr_movers, list));
+		tr_movers_end(m);
+		return;
+	}
 	mv->count[TR_MOVERS_GAIN_24H] = mv->count[TR_MOVERS_LOSS_24H] =
 	    (uint32_t)tr_s24_movers(a->p24, a->cap, TR_MOVERS_MAX, mv->list[TR_MOVERS_GAIN_24H],
 				    mv->list[TR_MOVERS_LOSS_24H]);

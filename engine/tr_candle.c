@@ -191,8 +191,8 @@ static int64_t div_half_even(__int128 n, int64_t d, int *ovf)
 	q = (uint64_t)((unsigned __int128)n / ud);
 	r = (uint64_t)((unsigned __int128)n % ud);
 #endif
-	if (r > ud - r || (r == ud - r && (q & 1)))
-		q++;
+	/* the remainder is data: the rounding is added in, not branched on */
+	q += ((uint64_t)(r > ud - r) | ((uint64_t)(r == ud - r) & q)) & 1;
 	if (q > INT64_MAX) {
 		*ovf = 1;
 		return INT64_MAX;
@@ -259,7 +259,7 @@ static int64_t div_half_even_1e8(__int128 n, int *ovf)
 }
 
 /* a += b, both splits of sums (b.q <= SPLIT_BIG); a too large stays so. */
-static inline void split_add(struct split *a, struct split b)
+static inline __attribute__((always_inline)) void split_add(struct split *a, struct split b)
 {
 	uint64_t r = a->r + b.r, c = r >= (uint64_t)SCALE;
 
@@ -575,8 +575,8 @@ void tr_candle_agg_add(struct tr_candle_agg *g, const struct tr_trade *t)
 			g->first_id = t->trade_id;
 		if (t->trade_id > g->last_id)
 			g->last_id = t->trade_id;
-		if (t->ts_event > g->ts_update)
-			g->ts_update = t->ts_event;
+		/* trades of one millisecond share a time: no branch either */
+		g->ts_update = t->ts_event > g->ts_update ? t->ts_event : g->ts_update;
 	}
 	g->volume = sat_add(g->volume, t->qty, &g->flags);
 	g->quote = sat_add128(g->quote, pq, &g->flags);

@@ -464,14 +464,14 @@ static inline __attribute__((always_inline)) int64_t div_round(i128 num, i128 de
 		__asm__("divq %4"
 			: "=a"(qq), "=d"(rr)
 			: "a"((uint64_t)mag), "d"(hi), "rm"((uint64_t)den));
-		q = num < 0 ? -(i128)qq : (i128)qq;
-		r = (i128)rr;
-	} else
-#endif
-	{
-		q = num / den;
-		r = num % den;
+		/* half away from zero on the magnitude: the remainder is data,
+		 * so a compare added in, not a branch to mispredict */
+		q = (i128)qq + (rr >= (uint64_t)den - rr);
+		return sat64(num < 0 ? -q : q);
 	}
+#endif
+	q = num / den;
+	r = num % den;
 	if (r < 0)
 		r = -r;
 	if (r >= den - r)
@@ -481,17 +481,21 @@ static inline __attribute__((always_inline)) int64_t div_round(i128 num, i128 de
 
 int tr_s24_read(const struct tr_s24 *s, struct tr_stats24h *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!s->have_last)
+	if (!s->have_last) {
+		memset(out, 0, sizeof(*out));
 		return -ENODATA;
+	}
 	out->last = s->last;
 	out->last_trade_id = s->last_id;
 	out->ts_update = s->last_ts;
 	out->open_time = (s->cur - s->nb) * s->bucket_ns;
 	out->close_time = s->clock;
+	out->reserved = 0;
 	if (s->head == s->tail) {
 		out->open = out->high = out->low = s->last;
-		out->last_trade_id = 0;
+		out->change = out->change_pct = out->volume = out->quote_volume = 0;
+		out->trade_count = out->first_trade_id = out->last_trade_id = 0;
+		out->vwap = 0;
 		return 0;
 	}
 	out->open = bucket(s, s->head)->open;
