@@ -529,6 +529,45 @@ Test(analytics, movers_rank_the_symbols, .fini = rig_close)
 	cr_assert_eq(an.change_pct_1h, -5 * E8);
 }
 
+/* A ranking whose inputs did not change (a new second, the same prices)
+ * leaves the lists as they are and stamps its time; the next change of a
+ * price re-ranks. */
+Test(analytics, movers_unchanged_ranking_stamps_only_its_time, .fini = rig_close)
+{
+	struct tr_movers a, b, c;
+
+	rig_config();
+	rig_open();
+	trade("AAAUSDT", 1, "100", "1", T0);
+	trade("BBBUSDT", 1, "100", "1", T0);
+	trade("AAAUSDT", 2, "104", "1", T0 + 10 * SEC);
+	trade("BBBUSDT", 2, "98", "1", T0 + 10 * SEC);
+	tr_engine_tick(rig.e);
+	cr_assert_eq(tr_movers(rig.r, &a), 0, "%s", tr_errmsg());
+	cr_assert_eq(a.count[TR_MOVERS_GAIN_24H], 2);
+	/* a second later, both trade at their last prices: nothing ranks anew */
+	trade("AAAUSDT", 3, "104", "2", T0 + 11 * SEC);
+	trade("BBBUSDT", 3, "98", "2", T0 + 11 * SEC);
+	tr_engine_tick(rig.e);
+	cr_assert_eq(tr_movers(rig.r, &b), 0, "%s", tr_errmsg());
+	cr_assert_gt(b.ts_update, a.ts_update, "the ranking's time moves on");
+	cr_assert_eq(memcmp(b.count, a.count, sizeof a.count), 0);
+	cr_assert_eq(memcmp(b.ranked, a.ranked, sizeof a.ranked), 0);
+	cr_assert_eq(memcmp(b.list, a.list, sizeof a.list), 0);
+	/* B gains 8 %: the lists change, to what a full ranking gives */
+	trade("BBBUSDT", 4, "108", "1", T0 + 12 * SEC);
+	tr_engine_tick(rig.e);
+	cr_assert_eq(tr_movers(rig.r, &c), 0, "%s", tr_errmsg());
+	cr_assert_gt(c.ts_update, b.ts_update);
+	const struct tr_mover *g = c.list[TR_MOVERS_GAIN_24H], *l = c.list[TR_MOVERS_LOSS_1H];
+	cr_assert_eq(g[0].symbol_id, (uint32_t)sym("BBBUSDT"));
+	cr_assert_eq(g[0].change_pct, 8 * E8);
+	cr_assert_eq(g[0].last, 108 * E8);
+	cr_assert_eq(g[1].symbol_id, (uint32_t)sym("AAAUSDT"));
+	cr_assert_eq(l[0].symbol_id, (uint32_t)sym("AAAUSDT"));
+	cr_assert_eq(l[0].change_pct, 4 * E8);
+}
+
 /* The engine hands the 24 h window the trades of each candle aggregate at
  * once (at a new second, a commit's refresh, the timer), not one by one:
  * the published statistics and 1 h change must be those of a window fed
