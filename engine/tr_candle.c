@@ -231,10 +231,12 @@ static struct split split_1e8(__int128 n)
 		q--;
 		r += D8_NORM;
 	}
-	if (r >= D8_NORM) {
-		q++;
-		r -= D8_NORM;
-	}
+	/* whether the last correction is needed depends on the sum's low
+	 * digits: added in, not branched on */
+	uint64_t c = r >= D8_NORM;
+
+	q += c;
+	r -= D8_NORM & -c;
 	x.q = q < SPLIT_BIG ? q : SPLIT_BIG;
 	x.r = r >> D8_SHIFT;
 	return x;
