@@ -9,6 +9,7 @@
  * accumulated and the arithmetic cannot overflow.
  */
 #include "tr_fixed.h"
+#include "tr_digits.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -164,42 +165,6 @@ int tr_fixed_parse(const char *s, size_t len, int64_t *out)
 	return TR_FIXED_OK;
 }
 
-/* Two digits per step: the mirrors format two or more of these per record. */
-static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-			      "34353637383940414243444546474849"
-			      "50515253545556575859606162636465666768697071727374757677787980818283"
-			      "84858687888990919293949596979899";
-
-/* Exactly eight digits of v < 10^8, leading zeros included. */
-static inline __attribute__((always_inline)) void w8(char *p, uint32_t v)
-{
-	uint32_t hi = v / 10000, lo = v % 10000;
-
-	memcpy(p, digits2 + 2 * (hi / 100), 2);
-	memcpy(p + 2, digits2 + 2 * (hi % 100), 2);
-	memcpy(p + 4, digits2 + 2 * (lo / 100), 2);
-	memcpy(p + 6, digits2 + 2 * (lo % 100), 2);
-}
-
-/* v < 10^8 at p, no leading zero; returns the length. */
-static inline __attribute__((always_inline)) size_t u32_write(char *p, uint32_t v)
-{
-	size_t n = v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
-			     : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
-	size_t i = n;
-
-	while (v >= 100) {
-		i -= 2;
-		memcpy(p + i, digits2 + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (v >= 10)
-		memcpy(p, digits2 + 2 * v, 2);
-	else
-		p[0] = (char)('0' + v);
-	return n;
-}
-
 size_t tr_fixed_format(int64_t v, char *buf)
 {
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -210,16 +175,16 @@ size_t tr_fixed_format(int64_t v, char *buf)
 	if (v < 0)
 		buf[n++] = '-';
 	if (ip >= 100000000) { /* at most 92233720368 */
-		n += u32_write(buf + n, (uint32_t)(ip / 100000000));
-		w8(buf + n, (uint32_t)(ip % 100000000));
+		n += tr_digits_u32(buf + n, (uint32_t)(ip / 100000000));
+		tr_digits_w8(buf + n, (uint32_t)(ip % 100000000));
 		n += 8;
 	} else {
-		n += u32_write(buf + n, (uint32_t)ip);
+		n += tr_digits_u32(buf + n, (uint32_t)ip);
 	}
 	if (fp) {
 		/* All eight places, then the trailing zeros taken back. */
 		buf[n++] = '.';
-		w8(buf + n, fp);
+		tr_digits_w8(buf + n, fp);
 		n += 8;
 		while (buf[n - 1] == '0')
 			n--;

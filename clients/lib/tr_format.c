@@ -11,6 +11,7 @@
  */
 #include "tr_format.h"
 
+#include "tr_digits.h"
 #include "tr_fixed.h"
 #include "tr_reader.h"
 
@@ -73,43 +74,6 @@ INLINE void putc_(struct out *o, char c)
 /* A literal: its length is known at compile time. */
 #define PUTL(o, lit) put((o), (lit), sizeof(lit) - 1)
 
-/* Two digits per step: ns times have 19 digits, and the mirrors format
- * several per record. */
-static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-			      "34353637383940414243444546474849"
-			      "50515253545556575859606162636465666768697071727374757677787980818283"
-			      "84858687888990919293949596979899";
-
-/* Exactly eight digits of v < 10^8, leading zeros included. */
-static inline void w8(char *p, uint32_t v)
-{
-	uint32_t hi = v / 10000, lo = v % 10000;
-
-	memcpy(p, digits2 + 2 * (hi / 100), 2);
-	memcpy(p + 2, digits2 + 2 * (hi % 100), 2);
-	memcpy(p + 4, digits2 + 2 * (lo / 100), 2);
-	memcpy(p + 6, digits2 + 2 * (lo % 100), 2);
-}
-
-/* v < 10^8 at p, no leading zero; returns the length. */
-static inline size_t u32_write(char *p, uint32_t v)
-{
-	size_t n = v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
-			     : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
-	size_t i = n;
-
-	while (v >= 100) {
-		i -= 2;
-		memcpy(p + i, digits2 + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (v >= 10)
-		memcpy(p, digits2 + 2 * v, 2);
-	else
-		p[0] = (char)('0' + v);
-	return n;
-}
-
 /* v in decimal at p (at most 20 bytes, no NUL); returns the length. Eight
  * digits at a time in 32-bit arithmetic: a ns time is three pieces. */
 static inline size_t u64_write(char *p, uint64_t v)
@@ -117,16 +81,16 @@ static inline size_t u64_write(char *p, uint64_t v)
 	size_t n;
 
 	if (v < 100000000)
-		return u32_write(p, (uint32_t)v);
+		return tr_digits_u32(p, (uint32_t)v);
 	uint64_t hi = v / 100000000;
 	if (hi < 100000000) {
-		n = u32_write(p, (uint32_t)hi);
+		n = tr_digits_u32(p, (uint32_t)hi);
 	} else {
-		n = u32_write(p, (uint32_t)(hi / 100000000)); /* < 10^4: v < 2^64 */
-		w8(p + n, (uint32_t)(hi % 100000000));
+		n = tr_digits_u32(p, (uint32_t)(hi / 100000000)); /* < 10^4: v < 2^64 */
+		tr_digits_w8(p + n, (uint32_t)(hi % 100000000));
 		n += 8;
 	}
-	w8(p + n, (uint32_t)(v % 100000000));
+	tr_digits_w8(p + n, (uint32_t)(v % 100000000));
 	return n + 8;
 }
 
