@@ -291,47 +291,73 @@ static inline void count_trade(struct tr_s24 *s, struct s24_bucket *e, int64_t t
 	}
 }
 
-/* Any trade but one into the newest bucket (tr_s24_add's fast path). */
-static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int64_t price,
-					      int64_t qty, uint64_t trade_id, uint32_t trade_count)
+/* Raise the bucket's high and low to hi and lo, keeping the deques. */
+static inline void widen(struct tr_s24 *s, uint64_t seq, struct s24_bucket *e, int64_t hi,
+			 int64_t lo)
 {
-	struct s24_bucket *e;
-	uint64_t seq;
+	if (hi > e->high) {
+		e->high = hi;
+		push_high(s, seq);
+	}
+	if (lo < e->low) {
+		e->low = lo;
+		push_low(s, seq);
+	}
+}
+
+/* The bucket of time ts when it is not the newest bucket's fast range:
+ * the window expires up to it, and a bucket newer than the newest is
+ * opened with the open, high, low and first id of what arrives first
+ * (a trade, or a batch whose high and low the deques take at once).
+ * Returns 0 with *seq the newest bucket (to widen), 2 with *seq opened,
+ * 1 when ts is older than the window, or -ENOMEM. */
+static int place(struct tr_s24 *s, int64_t ts, int64_t open, int64_t high, int64_t low,
+		 uint64_t first_id, uint64_t *seq)
+{
 	int64_t idx = bucket_idx(s, ts);
 	int first = !s->started;
+	struct s24_bucket *e;
 
 	expire_to(s, idx);
 	if (first || ts > s->clock)
 		s->clock = ts;
 	if (idx < s->cur - s->nb)
 		return 1;
-	if (s->head == s->tail || idx > bucket(s, s->tail - 1)->idx) {
-		if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
-			return -ENOMEM;
-		seq = s->tail++;
-		s->expired = 0; /* a sub-window may start at the new bucket */
-		e = bucket(s, seq);
-		e->idx = idx;
-		e->open = e->high = e->low = price;
-		e->first_id = trade_id;
-		e->count = 0;
-		e->volume = e->quote = 0;
-		push_high(s, seq);
-		push_low(s, seq);
-		s->fast_lo = idx * s->bucket_ns;
-		s->fast_hi = s->fast_lo + s->bucket_ns;
-	} else {
-		seq = s->tail - 1;
-		e = bucket(s, seq);
-		if (price > e->high) {
-			e->high = price;
-			push_high(s, seq);
-		}
-		if (price < e->low) {
-			e->low = price;
-			push_low(s, seq);
-		}
+	if (s->head != s->tail && idx <= bucket(s, s->tail - 1)->idx) {
+		*seq = s->tail - 1; /* a late one counts in the newest bucket */
+		return 0;
 	}
+	if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
+		return -ENOMEM;
+	*seq = s->tail++;
+	s->expired = 0; /* a sub-window may start at the new bucket */
+	e = bucket(s, *seq);
+	e->idx = idx;
+	e->open = open;
+	e->high = high;
+	e->low = low;
+	e->first_id = first_id;
+	e->count = 0;
+	e->volume = e->quote = 0;
+	push_high(s, *seq);
+	push_low(s, *seq);
+	s->fast_lo = idx * s->bucket_ns;
+	s->fast_hi = s->fast_lo + s->bucket_ns;
+	return 2;
+}
+
+/* Any trade but one into the newest bucket (tr_s24_add's fast path). */
+static __attribute__((noinline)) int add_slow(struct tr_s24 *s, int64_t ts, int64_t price,
+					      int64_t qty, uint64_t trade_id, uint32_t trade_count)
+{
+	uint64_t seq;
+	int rc = place(s, ts, price, price, price, trade_id, &seq);
+
+	if (rc < 0 || rc == 1)
+		return rc;
+	struct s24_bucket *e = bucket(s, seq);
+	if (rc == 0)
+		widen(s, seq, e, price, price);
 	count_trade(s, e, ts, price, qty, trade_id, trade_count);
 	return 0;
 }
@@ -348,14 +374,7 @@ int tr_s24_add(struct tr_s24 *s, int64_t ts, int64_t price, int64_t qty, uint64_
 
 	if (ts > s->clock)
 		s->clock = ts;
-	if (price > e->high) {
-		e->high = price;
-		push_high(s, seq);
-	}
-	if (price < e->low) {
-		e->low = price;
-		push_low(s, seq);
-	}
+	widen(s, seq, e, price, price);
 	count_trade(s, e, ts, price, qty, trade_id, trade_count);
 	return 0;
 }
@@ -365,54 +384,20 @@ int tr_s24_add_batch(struct tr_s24 *s, const struct tr_s24_batch *b)
 	struct s24_bucket *e;
 	uint64_t seq;
 	int64_t ts = b->last_ts; /* every trade of the batch is in its bucket */
+	int rc = 0;
 
 	if (ts >= s->fast_lo && ts < s->fast_hi && s->head != s->tail) {
 		seq = s->tail - 1; /* the newest bucket, as tr_s24_add()'s fast path */
 		if (ts > s->clock)
 			s->clock = ts;
 	} else {
-		int64_t idx = bucket_idx(s, ts);
-		int first = !s->started;
-
-		expire_to(s, idx);
-		if (first || ts > s->clock)
-			s->clock = ts;
-		if (idx < s->cur - s->nb)
-			return 1;
-		if (s->head == s->tail || idx > bucket(s, s->tail - 1)->idx) {
-			/* made by the first trade to arrive; the others raise or
-			 * lower it, which pushing the batch's high and low once does
-			 * to the deques as well */
-			if (s->tail - s->head == s->mask + 1 && grow(s) < 0)
-				return -ENOMEM;
-			seq = s->tail++;
-			s->expired = 0; /* a sub-window may start at the new bucket */
-			e = bucket(s, seq);
-			e->idx = idx;
-			e->open = b->first_price;
-			e->high = b->high;
-			e->low = b->low;
-			e->first_id = b->first_id;
-			e->count = 0;
-			e->volume = e->quote = 0;
-			push_high(s, seq);
-			push_low(s, seq);
-			s->fast_lo = idx * s->bucket_ns;
-			s->fast_hi = s->fast_lo + s->bucket_ns;
-			goto sums;
-		}
-		seq = s->tail - 1;
+		rc = place(s, ts, b->first_price, b->high, b->low, b->first_id, &seq);
+		if (rc < 0 || rc == 1)
+			return rc;
 	}
 	e = bucket(s, seq);
-	if (b->high > e->high) {
-		e->high = b->high;
-		push_high(s, seq);
-	}
-	if (b->low < e->low) {
-		e->low = b->low;
-		push_low(s, seq);
-	}
-sums:
+	if (rc == 0)
+		widen(s, seq, e, b->high, b->low);
 	e->count += b->count;
 	e->volume += b->volume;
 	e->quote += b->quote;
